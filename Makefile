@@ -1,0 +1,75 @@
+# kinesis-go: the two commands a newcomer runs are `make demo` and `make test`.
+# Both install what they need (Go modules, the npm emulators from the committed lock
+# file) and stop every emulator they start.
+
+GO       ?= go
+LOCALAWS := testdata/localaws
+NODE_OK  := $(LOCALAWS)/node_modules/.package-lock.json
+PKGS     ?= ./...
+BENCH    ?= .
+COUNT    ?= 5
+DEMO_SECONDS ?= 30
+
+.PHONY: all test test-short demo bench lint deps emulators check-orphans fuzz clean
+
+all: lint test
+
+# Local Kinesis (kinesis-mock) and DynamoDB (dynalite), installed from the lock file.
+emulators: $(NODE_OK)
+$(NODE_OK): $(LOCALAWS)/package.json $(LOCALAWS)/package-lock.json
+	@command -v node >/dev/null || { echo "Node.js 20+ and npm are required (https://nodejs.org)"; exit 1; }
+	cd $(LOCALAWS) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+deps: emulators
+	$(GO) mod download
+
+# The whole suite: unit, integration (each test binary starts and stops its own
+# emulators on free loopback ports), race detector. Fails if an emulator is left running.
+test: deps
+	@status=0; \
+	$(GO) test -race -count=1 -timeout 9m $(PKGS) || status=$$?; \
+	$(MAKE) --no-print-directory check-orphans || status=1; \
+	exit $$status
+
+# Unit tests only (no emulators needed).
+test-short:
+	$(GO) test -short -race -count=1 $(PKGS)
+
+check-orphans:
+	@left=$$(pgrep -f '$(LOCALAWS)/node_modules/(kinesis-local|dynalite)' || true); \
+	if [ -n "$$left" ]; then \
+		echo "emulator processes left running: $$left (killing them)"; \
+		kill -9 $$left 2>/dev/null; exit 1; \
+	fi
+
+# The StockTradeStream demo against local emulators (DEMO_SECONDS to change its length).
+demo: deps
+	@if [ -d examples/stocktrade/demo ]; then \
+		DEMO_SECONDS=$(DEMO_SECONDS) $(GO) run ./examples/stocktrade/demo; \
+	else \
+		echo "The StockTradeStream example is not written yet (issue: examples/stocktrade)."; exit 1; \
+	fi
+
+# Benchmarks with -count for benchstat (installed into GOPATH/bin if missing).
+bench:
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) $(PKGS) | tee bench.out
+	@command -v benchstat >/dev/null || $(GO) install golang.org/x/perf/cmd/benchstat@latest
+	@PATH="$$PATH:$$($(GO) env GOPATH)/bin" benchstat bench.out
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) tool staticcheck $(PKGS)
+
+# Short fuzzing runs of every fuzz target (FUZZTIME each).
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$($(GO) list $(PKGS)); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+clean:
+	rm -rf $(LOCALAWS)/node_modules bench.out

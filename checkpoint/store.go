@@ -1,0 +1,108 @@
+package checkpoint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Lease is one row of the lease table: who processes a shard and how far it got. Field
+// names follow the KCL 2.x attributes (in parentheses), so a Java KCL 2.x application and
+// this library can share a table.
+type Lease struct {
+	// Key identifies the lease (leaseKey): the shard id, e.g. "shardId-000000000001".
+	Key string
+	// Owner is the worker holding the lease (leaseOwner); empty when nobody does.
+	Owner string
+	// Counter is the fencing counter (leaseCounter). Every renew, take, release and
+	// checkpoint increments it, and each of them is conditional on the value the caller
+	// last saw, so a worker that lost a lease cannot write to it.
+	Counter int64
+	// Checkpoint is how far the shard has been processed (checkpoint and
+	// checkpointSubSequenceNumber).
+	Checkpoint ExtendedSequenceNumber
+	// PendingCheckpoint is the optional two-phase checkpoint (pendingCheckpoint and
+	// pendingCheckpointSubSequenceNumber); nil when absent.
+	PendingCheckpoint *ExtendedSequenceNumber
+	// PendingCheckpointState is application state stored with the pending checkpoint
+	// (pendingCheckpointState); nil when absent.
+	PendingCheckpointState []byte
+	// OwnerSwitchesSinceCheckpoint counts takes by a different owner since the last
+	// checkpoint (ownerSwitchesSinceCheckpoint).
+	OwnerSwitchesSinceCheckpoint int64
+	// ParentShardIDs are the shards this one was split or merged from (parentShardId).
+	ParentShardIDs []string
+	// ChildShardIDs are the shards this one was split or merged into, recorded when the
+	// shard ends (childShardIds).
+	ChildShardIDs []string
+	// StartingHashKey and EndingHashKey are the shard's hash key range, decimal
+	// (startingHashKey, endingHashKey); empty when unknown.
+	StartingHashKey string
+	EndingHashKey   string
+}
+
+// Store keeps leases and checkpoints. Every write is conditional on the lease's Counter
+// (and Owner where that matters) as the caller last read it; when the condition fails the
+// write changes nothing and returns an error matching ErrLeaseConflict. Methods that
+// change a lease return the lease as stored after the write, with its new Counter.
+//
+// Implementations: DynamoDB (the KCL-compatible table) and Memory. All methods are safe for
+// concurrent use.
+type Store interface {
+	// ListLeases returns every lease, reading all pages.
+	ListLeases(ctx context.Context) ([]Lease, error)
+	// GetLease returns one lease, read consistently; ErrLeaseNotFound if absent.
+	GetLease(ctx context.Context, key string) (Lease, error)
+	// CreateLease stores l if no lease with its key exists (else ErrLeaseConflict).
+	CreateLease(ctx context.Context, l Lease) (Lease, error)
+	// RenewLease increments the counter of a lease the caller owns, if its Counter and
+	// Owner are still l.Counter and l.Owner.
+	RenewLease(ctx context.Context, l Lease) (Lease, error)
+	// TakeLease makes owner the lease's owner, if its Counter is still l.Counter. Taking
+	// from a different owner increments OwnerSwitchesSinceCheckpoint.
+	TakeLease(ctx context.Context, l Lease, owner string) (Lease, error)
+	// ReleaseLease removes the owner so any worker can take the lease at once, if its
+	// Owner and Counter are still l.Owner and l.Counter.
+	ReleaseLease(ctx context.Context, l Lease) (Lease, error)
+	// Checkpoint records cp (clearing any pending checkpoint and resetting
+	// OwnerSwitchesSinceCheckpoint), if the lease's Owner and Counter are still l.Owner and
+	// l.Counter.
+	Checkpoint(ctx context.Context, l Lease, cp ExtendedSequenceNumber) (Lease, error)
+	// UpdateShardInfo records l.ChildShardIDs and the hash range (StartingHashKey,
+	// EndingHashKey) on an existing lease without touching ownership or the counter
+	// (ErrLeaseNotFound if it is gone).
+	UpdateShardInfo(ctx context.Context, l Lease) error
+	// DeleteLease removes a lease; deleting an absent lease is not an error.
+	DeleteLease(ctx context.Context, key string) error
+}
+
+var (
+	// ErrLeaseConflict means a conditional write lost: the lease changed since the caller
+	// read it (another worker took, renewed, released or checkpointed it, or it already
+	// exists). Re-read the lease before acting on it; a worker that gets this on renew or
+	// checkpoint no longer holds the lease.
+	ErrLeaseConflict = errors.New("checkpoint: lease changed by another writer")
+	// ErrLeaseNotFound means no lease has the requested key.
+	ErrLeaseNotFound = errors.New("checkpoint: lease not found")
+)
+
+// ConflictError is returned when a conditional write to a lease fails. It matches
+// ErrLeaseConflict with errors.Is.
+type ConflictError struct {
+	// Op is the operation that lost ("create", "renew", "take", "release", "checkpoint").
+	Op string
+	// Key is the lease key.
+	Key string
+	// Err is the underlying store error (the DynamoDB ConditionalCheckFailedException), if any.
+	Err error
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("checkpoint: %s of lease %s lost its condition: the lease changed since it was read (re-read it; a renew or checkpoint conflict means this worker no longer holds it)", e.Op, e.Key)
+}
+
+// Is reports ErrLeaseConflict.
+func (e *ConflictError) Is(target error) bool { return target == ErrLeaseConflict }
+
+// Unwrap returns the underlying store error.
+func (e *ConflictError) Unwrap() error { return e.Err }
