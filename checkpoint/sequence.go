@@ -23,7 +23,7 @@ const (
 var ErrInvalidSequenceNumber = errors.New("checkpoint: invalid sequence number")
 
 // ExtendedSequenceNumber is a position in a shard: a Kinesis sequence number (a decimal
-// of up to 128 bits) or one of the sentinels TrimHorizon, Latest, AtTimestamp, ShardEnd,
+// of up to 129 digits; today's are 56 digits long) or one of the sentinels TrimHorizon, Latest, AtTimestamp, ShardEnd,
 // plus the subsequence number of a user record inside a KPL-aggregated record.
 //
 // Positions are totally ordered the way the KCL orders them:
@@ -61,8 +61,12 @@ func ParseExtendedSequenceNumber(seq string, subSeq int64) (ExtendedSequenceNumb
 	return e, nil
 }
 
+// maxSequenceDigits is the longest sequence number the Kinesis API allows (its pattern is
+// 0|([1-9]\d{0,128})). Real ones have 56 digits today, more than 128 bits.
+const maxSequenceDigits = 129
+
 func isDecimal(s string) bool {
-	if s == "" || len(s) > 40 {
+	if s == "" || len(s) > maxSequenceDigits {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
@@ -83,7 +87,9 @@ func (e ExtendedSequenceNumber) IsSentinel() bool {
 func (e ExtendedSequenceNumber) IsShardEnd() bool { return e.SequenceNumber == ShardEnd }
 
 // IsZero reports whether no position is set.
-func (e ExtendedSequenceNumber) IsZero() bool { return e.SequenceNumber == "" && e.SubSequenceNumber == 0 }
+func (e ExtendedSequenceNumber) IsZero() bool {
+	return e.SequenceNumber == "" && e.SubSequenceNumber == 0
+}
 
 // String returns "seq" or "seq/sub" when the subsequence number is not zero.
 func (e ExtendedSequenceNumber) String() string {

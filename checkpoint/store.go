@@ -43,13 +43,17 @@ type Lease struct {
 
 // Store keeps leases and checkpoints. Every write is conditional on the lease's Counter
 // (and Owner where that matters) as the caller last read it; when the condition fails the
-// write changes nothing and returns an error matching ErrLeaseConflict. Methods that
-// change a lease return the lease as stored after the write, with its new Counter.
+// write changes nothing and returns an error matching ErrLeaseConflict. A lease that was
+// deleted since it was read also fails the condition (ErrLeaseConflict, not
+// ErrLeaseNotFound). Renew, release and checkpoint of a lease whose l.Owner is empty always
+// conflict: only an owner can do them. Methods that change a lease return the lease as
+// stored after the write, with its new Counter.
 //
 // Implementations: DynamoDB (the KCL-compatible table) and Memory. All methods are safe for
 // concurrent use.
 type Store interface {
-	// ListLeases returns every lease, reading all pages.
+	// ListLeases returns every lease, reading all pages, in no particular order (Memory
+	// sorts by key; DynamoDB returns the table's scan order).
 	ListLeases(ctx context.Context) ([]Lease, error)
 	// GetLease returns one lease, read consistently; ErrLeaseNotFound if absent.
 	GetLease(ctx context.Context, key string) (Lease, error)
@@ -70,7 +74,8 @@ type Store interface {
 	Checkpoint(ctx context.Context, l Lease, cp ExtendedSequenceNumber) (Lease, error)
 	// UpdateShardInfo records l.ChildShardIDs and the hash range (StartingHashKey,
 	// EndingHashKey) on an existing lease without touching ownership or the counter
-	// (ErrLeaseNotFound if it is gone).
+	// (ErrLeaseNotFound if it is gone). Only non-empty fields are written; empty ones leave
+	// the stored values as they are.
 	UpdateShardInfo(ctx context.Context, l Lease) error
 	// DeleteLease removes a lease; deleting an absent lease is not an error.
 	DeleteLease(ctx context.Context, key string) error
@@ -84,6 +89,9 @@ var (
 	ErrLeaseConflict = errors.New("checkpoint: lease changed by another writer")
 	// ErrLeaseNotFound means no lease has the requested key.
 	ErrLeaseNotFound = errors.New("checkpoint: lease not found")
+	// ErrInvalidLease means the arguments of a Store call are unusable (an empty key, an
+	// empty new owner, an invalid checkpoint, ...); nothing was written. Fix the caller.
+	ErrInvalidLease = errors.New("checkpoint: invalid lease")
 )
 
 // ConflictError is returned when a conditional write to a lease fails. It matches

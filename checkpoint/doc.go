@@ -1,0 +1,112 @@
+// Package checkpoint stores the leases and checkpoints of a Kinesis consumer: which worker
+// processes each shard, and how far it got.
+//
+// A Store holds one Lease per shard. Every write is fenced by the lease's counter: renew,
+// take, release and checkpoint succeed only if the lease's Counter (and, where it matters,
+// its Owner) are still what the caller last read, and each of them increments the counter.
+// A worker that lost a lease to another therefore cannot renew it or write a checkpoint to
+// it: its write fails with an error matching ErrLeaseConflict and changes nothing.
+//
+// Two implementations are provided:
+//
+//   - DynamoDB (NewDynamoDB) keeps the leases in a DynamoDB table in the format of the
+//     Java Kinesis Client Library 2.x, so an application can move between the KCL and this
+//     library, in both directions, without losing its checkpoints.
+//   - Memory (NewMemory) keeps them in process memory with the same semantics, for tests
+//     and for single-process consumers that may re-read a stream after a restart.
+//
+// # Lease table
+//
+// One table per consumer application (the KCL names it after the application). Partition
+// (HASH) key leaseKey of type S, no sort key, on-demand (PAY_PER_REQUEST) billing by
+// default. The items have the KCL 2.x attributes:
+//
+//	attribute                           type  Lease field                    written
+//	leaseKey                            S     Key                            always
+//	leaseOwner                          S     Owner                          when owned
+//	leaseCounter                        N     Counter                        always
+//	checkpoint                          S     Checkpoint.SequenceNumber      when set
+//	checkpointSubSequenceNumber         N     Checkpoint.SubSequenceNumber   with checkpoint
+//	ownerSwitchesSinceCheckpoint        N     OwnerSwitchesSinceCheckpoint   always
+//	pendingCheckpoint                   S     PendingCheckpoint              when set
+//	pendingCheckpointSubSequenceNumber  N     PendingCheckpoint              with pendingCheckpoint
+//	pendingCheckpointState              B     PendingCheckpointState         when set
+//	parentShardId                       SS    ParentShardIDs                 when not empty
+//	childShardIds                       SS    ChildShardIDs                  when not empty
+//	startingHashKey                     S     StartingHashKey                when set
+//	endingHashKey                       S     EndingHashKey                  when set
+//
+// checkpoint holds a decimal sequence number or one of TRIM_HORIZON, LATEST, AT_TIMESTAMP
+// and SHARD_END. String sets are unordered: ParentShardIDs and ChildShardIDs read back
+// sorted.
+//
+// The writes, in DynamoDB expression form (the KCL 2.x conditions):
+//
+//	create      PutItem     IF attribute_not_exists(leaseKey)
+//	renew       UpdateItem  SET leaseCounter = :c+1                      IF leaseCounter = :c AND leaseOwner = :owner
+//	take        UpdateItem  SET leaseOwner = :new, leaseCounter = :c+1
+//	                        [ADD ownerSwitchesSinceCheckpoint 1]        IF leaseCounter = :c
+//	release     UpdateItem  SET leaseCounter = :c+1 REMOVE leaseOwner   IF leaseOwner = :owner AND leaseCounter = :c
+//	checkpoint  UpdateItem  SET checkpoint, checkpointSubSequenceNumber,
+//	                        ownerSwitchesSinceCheckpoint = 0, leaseCounter = :c+1
+//	                        REMOVE pendingCheckpoint*                   IF leaseCounter = :c AND leaseOwner = :owner
+//	shard info  UpdateItem  SET childShardIds, startingHashKey, endingHashKey  IF attribute_exists(leaseKey)
+//	delete      DeleteItem  (unconditional)
+//
+// The ADD happens when the lease was read with another, non-empty owner, as in the KCL
+// (taking an unowned lease is not an owner switch). Updates return the stored item
+// (ReturnValues ALL_NEW); reads are consistent (GetItem and every Scan page with
+// ConsistentRead).
+//
+// # KCL compatibility
+//
+// A KCL 2.x application and this library can use the same table one after the other:
+// migration in either direction keeps every checkpoint, including subsequence numbers of
+// KPL-aggregated records. The fencing protocol is the KCL's (leaseCounter conditions,
+// expiry judged by counter changes on each worker's local clock), so a stale writer of
+// either kind cannot overwrite the other's checkpoints; running Java and Go workers side by
+// side is not tested, though, so prefer a cut-over. KCL 3.x adds
+// attributes (throughputKBps, checkpointOwner, ...), a global secondary index and other
+// tables; this library ignores unknown attributes when reading and keeps them when
+// updating (UpdateItem changes only the attributes it names). Only CreateLease writes
+// whole items (PutItem, new leases only), with the 2.x attributes. KCL 3.x workers assign
+// leases through a leader and load metrics that this library does not take part in, so do
+// not run them side by side with it on one table.
+//
+// # Creating the table and permissions
+//
+// NewDynamoDB does no I/O. DynamoDB.EnsureTable (run by the first Store call, or
+// explicitly at start-up) calls DescribeTable; when the table is missing it creates it
+// (unless DynamoDBOptions.CreateTableIfMissing is false) and waits until it is ACTIVE. An
+// existing table needs only dynamodb:DescribeTable to be used, so a process without
+// dynamodb:CreateTable works with a table made by infrastructure code:
+//
+//	aws dynamodb create-table --table-name my-app \
+//	    --attribute-definitions AttributeName=leaseKey,AttributeType=S \
+//	    --key-schema AttributeName=leaseKey,KeyType=HASH --billing-mode PAY_PER_REQUEST
+//
+// The IAM policy a consumer needs on arn:aws:dynamodb:REGION:ACCOUNT:table/TABLE:
+// dynamodb:DescribeTable, GetItem, PutItem, UpdateItem, DeleteItem and Scan, plus
+// CreateTable if the store creates the table. A denied call returns an *AccessDeniedError
+// (errors.Is ErrAccessDenied) naming the action, the table and the ARN to grant it on.
+//
+// # Retries
+//
+// The DynamoDB store retries throttling (ProvisionedThroughputExceededException,
+// ThrottlingException, RequestLimitExceeded), server errors (HTTP 5xx) and connection
+// errors with jittered exponential backoff, up to DynamoDBOptions.MaxAttempts and never
+// past the call's context. It disables the SDK's own retryer for its calls (a per-call
+// option setting aws.NopRetryer), so attempts do not multiply. When an ambiguous failure
+// (connection or server error) is followed by a failed condition, the store reads the
+// lease back: if the first attempt had in fact applied the write, the call succeeds
+// rather than reporting a false conflict. Validation errors, access denied and conflicts
+// are not retried.
+//
+// # Request volume
+//
+// With the consumer's default timings (10 s lease duration) each held lease costs one
+// renew UpdateItem every 10/3 s, 18 per minute, and each worker scans the table about every
+// 20 s, 3 Scans per minute (one page per about 1 MB of leases); checkpoints add one
+// UpdateItem each, as often as the application checkpoints. This is the same renew and
+// scan rate as KCL 2.x.
+package checkpoint

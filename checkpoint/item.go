@@ -1,0 +1,181 @@
+package checkpoint
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Attribute names of the KCL 2.x lease table.
+const (
+	attrLeaseKey           = "leaseKey"
+	attrLeaseOwner         = "leaseOwner"
+	attrLeaseCounter       = "leaseCounter"
+	attrCheckpoint         = "checkpoint"
+	attrCheckpointSub      = "checkpointSubSequenceNumber"
+	attrOwnerSwitches      = "ownerSwitchesSinceCheckpoint"
+	attrPendingCheckpoint  = "pendingCheckpoint"
+	attrPendingSub         = "pendingCheckpointSubSequenceNumber"
+	attrPendingState       = "pendingCheckpointState"
+	attrParentShardIDs     = "parentShardId"
+	attrChildShardIDs      = "childShardIds"
+	attrStartingHashKey    = "startingHashKey"
+	attrEndingHashKey      = "endingHashKey"
+	conditionalCheckFailed = "ConditionalCheckFailedException"
+)
+
+func attrS(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
+func attrN(n int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
+func attrSS(s []string) types.AttributeValue {
+	return &types.AttributeValueMemberSS{Value: sortedSet(s)}
+}
+
+// leaseToItem encodes l the way KCL 2.x does (DynamoDBLeaseSerializer.toDynamoRecord):
+// leaseKey, leaseCounter, ownerSwitchesSinceCheckpoint, checkpoint and
+// checkpointSubSequenceNumber always; leaseOwner, parentShardId, childShardIds, the pending
+// checkpoint and the hash range only when set.
+func leaseToItem(l Lease) map[string]types.AttributeValue {
+	item := map[string]types.AttributeValue{
+		attrLeaseKey:      attrS(l.Key),
+		attrLeaseCounter:  attrN(l.Counter),
+		attrOwnerSwitches: attrN(l.OwnerSwitchesSinceCheckpoint),
+	}
+	if l.Owner != "" {
+		item[attrLeaseOwner] = attrS(l.Owner)
+	}
+	if l.Checkpoint.SequenceNumber != "" {
+		item[attrCheckpoint] = attrS(l.Checkpoint.SequenceNumber)
+		item[attrCheckpointSub] = attrN(l.Checkpoint.SubSequenceNumber)
+	}
+	if p := l.PendingCheckpoint; p != nil && p.SequenceNumber != "" {
+		item[attrPendingCheckpoint] = attrS(p.SequenceNumber)
+		item[attrPendingSub] = attrN(p.SubSequenceNumber)
+	}
+	if l.PendingCheckpointState != nil {
+		item[attrPendingState] = &types.AttributeValueMemberB{Value: slices.Clone(l.PendingCheckpointState)}
+	}
+	if len(l.ParentShardIDs) > 0 {
+		item[attrParentShardIDs] = attrSS(l.ParentShardIDs)
+	}
+	if len(l.ChildShardIDs) > 0 {
+		item[attrChildShardIDs] = attrSS(l.ChildShardIDs)
+	}
+	if l.StartingHashKey != "" {
+		item[attrStartingHashKey] = attrS(l.StartingHashKey)
+	}
+	if l.EndingHashKey != "" {
+		item[attrEndingHashKey] = attrS(l.EndingHashKey)
+	}
+	return item
+}
+
+// itemToLease decodes a lease item. Absent optional attributes leave their fields zero;
+// attributes this library does not know (KCL 3.x additions, application extras) are
+// ignored. An attribute of the wrong type or an unparsable number is ErrMalformedLease.
+func itemToLease(item map[string]types.AttributeValue) (Lease, error) {
+	var l Lease
+	d := itemDecoder{item: item}
+	l.Key = d.str(attrLeaseKey)
+	if l.Key == "" && d.err == nil {
+		return Lease{}, fmt.Errorf("%w: the item has no %s", ErrMalformedLease, attrLeaseKey)
+	}
+	l.Owner = d.str(attrLeaseOwner)
+	l.Counter = d.num(attrLeaseCounter)
+	l.OwnerSwitchesSinceCheckpoint = d.num(attrOwnerSwitches)
+	l.Checkpoint = ExtendedSequenceNumber{SequenceNumber: d.str(attrCheckpoint), SubSequenceNumber: d.num(attrCheckpointSub)}
+	if seq := d.str(attrPendingCheckpoint); seq != "" {
+		l.PendingCheckpoint = &ExtendedSequenceNumber{SequenceNumber: seq, SubSequenceNumber: d.num(attrPendingSub)}
+	}
+	l.PendingCheckpointState = d.bytes(attrPendingState)
+	l.ParentShardIDs = d.set(attrParentShardIDs)
+	l.ChildShardIDs = d.set(attrChildShardIDs)
+	l.StartingHashKey = d.str(attrStartingHashKey)
+	l.EndingHashKey = d.str(attrEndingHashKey)
+	if d.err != nil {
+		return Lease{}, fmt.Errorf("%w: lease %q: %w", ErrMalformedLease, l.Key, d.err)
+	}
+	return l, nil
+}
+
+// itemDecoder reads typed attributes, remembering the first type or parse error.
+type itemDecoder struct {
+	item map[string]types.AttributeValue
+	err  error
+}
+
+func (d *itemDecoder) fail(name, want string, v types.AttributeValue) {
+	if d.err == nil {
+		d.err = fmt.Errorf("attribute %s is %T, want %s", name, v, want)
+	}
+}
+
+func (d *itemDecoder) str(name string) string {
+	v, ok := d.item[name]
+	if !ok {
+		return ""
+	}
+	if _, null := v.(*types.AttributeValueMemberNULL); null {
+		return ""
+	}
+	s, ok := v.(*types.AttributeValueMemberS)
+	if !ok {
+		d.fail(name, "S", v)
+		return ""
+	}
+	return s.Value
+}
+
+func (d *itemDecoder) num(name string) int64 {
+	v, ok := d.item[name]
+	if !ok {
+		return 0
+	}
+	if _, null := v.(*types.AttributeValueMemberNULL); null {
+		return 0
+	}
+	n, ok := v.(*types.AttributeValueMemberN)
+	if !ok {
+		d.fail(name, "N", v)
+		return 0
+	}
+	i, err := strconv.ParseInt(n.Value, 10, 64)
+	if err != nil && d.err == nil {
+		d.err = fmt.Errorf("attribute %s: %w", name, err)
+	}
+	return i
+}
+
+func (d *itemDecoder) bytes(name string) []byte {
+	v, ok := d.item[name]
+	if !ok {
+		return nil
+	}
+	if _, null := v.(*types.AttributeValueMemberNULL); null {
+		return nil
+	}
+	b, ok := v.(*types.AttributeValueMemberB)
+	if !ok {
+		d.fail(name, "B", v)
+		return nil
+	}
+	return slices.Clone(b.Value)
+}
+
+func (d *itemDecoder) set(name string) []string {
+	v, ok := d.item[name]
+	if !ok {
+		return nil
+	}
+	switch v := v.(type) {
+	case *types.AttributeValueMemberNULL:
+		return nil
+	case *types.AttributeValueMemberSS:
+		return sortedSet(v.Value)
+	}
+	d.fail(name, "SS", v)
+	return nil
+}
