@@ -37,7 +37,7 @@ test-short:
 	$(GO) test -short -race -count=1 $(PKGS)
 
 check-orphans:
-	@left=$$(pgrep -f '$(LOCALAWS)/node_modules/(kinesis-local|dynalite)' || true); \
+	@left=$$(pgrep -f '$(CURDIR)/$(LOCALAWS)/node_modules/(kinesis-local|dynalite)' || true); \
 	if [ -n "$$left" ]; then \
 		echo "emulator processes left running: $$left (killing them)"; \
 		kill -9 $$left 2>/dev/null; exit 1; \
