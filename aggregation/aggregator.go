@@ -206,16 +206,19 @@ func (a *Aggregator) Drain() (KinesisRecord, []UserRecord) {
 	if n == 0 {
 		return KinesisRecord{}, nil
 	}
+	if n == 1 {
+		r := a.records[0]
+		a.records[0] = UserRecord{} // do not keep r.Data alive
+		a.records = a.records[:0]
+		a.reset()
+		return KinesisRecord(r), []UserRecord{r}
+	}
 	// The held slice itself is returned and a new one started: one allocation
 	// per aggregate, and no copy or clearing of pointers (which costs write
 	// barriers while the GC runs). Its capacity follows recent aggregate sizes,
 	// so that filling it rarely reallocates yet a burst is soon forgotten.
 	recs := a.records[:n:n]
 	a.records = make([]UserRecord, 0, max(n+n/8, cap(a.records)/2))
-	if n == 1 {
-		a.reset()
-		return KinesisRecord(recs[0]), recs
-	}
 
 	out := KinesisRecord{PartitionKey: aggregatePartitionKey, ExplicitHashKey: recs[0].ExplicitHashKey}
 	if out.ExplicitHashKey == "" {

@@ -2,6 +2,7 @@ package aggregation
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 )
@@ -229,13 +230,24 @@ func TestAggregatorIsReusableAfterDrain(t *testing.T) {
 }
 
 func TestDrainDoesNotRetainRecords(t *testing.T) {
-	a := NewAggregator(0, 0)
-	a.Add(UserRecord{PartitionKey: "a", Data: []byte("1")})
-	a.Add(UserRecord{PartitionKey: "b", Data: []byte("2")})
-	a.Drain()
-	for _, r := range a.records[:cap(a.records)] {
-		if r.Data != nil || r.PartitionKey != "" {
-			t.Fatal("drained records are still referenced by the aggregator")
+	for _, n := range []int{1, 2} {
+		a := NewAggregator(0, 0)
+		for i := range n {
+			a.Add(UserRecord{PartitionKey: fmt.Sprint(i), ExplicitHashKey: "1", Data: []byte("x")})
+		}
+		a.Drain()
+		for _, r := range a.records[:cap(a.records)] {
+			if r.Data != nil || r.PartitionKey != "" {
+				t.Fatalf("%d drained: records are still referenced by the aggregator", n)
+			}
+		}
+		for _, k := range append(a.pkTable[:cap(a.pkTable)], a.ehkTable[:cap(a.ehkTable)]...) {
+			if k != "" {
+				t.Fatalf("%d drained: keys are still referenced by the aggregator", n)
+			}
+		}
+		if len(a.pkIndex) != 0 || len(a.ehkIndex) != 0 {
+			t.Fatalf("%d drained: key maps not cleared", n)
 		}
 	}
 }
