@@ -1,0 +1,114 @@
+package consumer
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/aws/smithy-go"
+)
+
+var (
+	// ErrLeaseLost is returned by a Checkpointer after the worker lost the shard's lease
+	// (another worker took it, it could not be renewed in time, or the worker released it
+	// on shutdown). The records since the last checkpoint will be processed again by the
+	// new owner; stop working on the shard.
+	ErrLeaseLost = errors.New("consumer: lease lost")
+
+	// ErrInvalidCheckpoint is returned by Checkpointer.CheckpointAt for a position that is
+	// not a sequence number, is before the shard's last checkpoint or after the last record
+	// delivered to the processor. Nothing was written.
+	ErrInvalidCheckpoint = errors.New("consumer: invalid checkpoint")
+
+	// ErrInvalidOptions is returned by New for unusable arguments or Options; the message
+	// says which and what to use instead.
+	ErrInvalidOptions = errors.New("consumer: invalid options")
+
+	// ErrAlreadyRunning is returned by Run while another Run of the same Consumer is in
+	// progress.
+	ErrAlreadyRunning = errors.New("consumer: Run is already in progress")
+
+	// ErrStreamNotFound is returned by Run when the stream does not exist: check the name
+	// and the region of the client.
+	ErrStreamNotFound = errors.New("consumer: stream not found")
+
+	// ErrAccessDenied matches (errors.Is) every *AccessDeniedError.
+	ErrAccessDenied = errors.New("consumer: access denied by Kinesis")
+)
+
+// AccessDeniedError reports a Kinesis AccessDeniedException: the IAM identity the client
+// runs as may not perform Action on the stream. It matches ErrAccessDenied.
+type AccessDeniedError struct {
+	// Action is the denied IAM action, e.g. "kinesis:GetRecords".
+	Action string
+	// Stream is the stream name.
+	Stream string
+	// Err is the AWS error.
+	Err error
+}
+
+func (e *AccessDeniedError) Error() string {
+	return fmt.Sprintf("consumer: access denied: this process's IAM identity may not call %s on stream %q; grant it to the role or user "+
+		"(the consumer needs kinesis:DescribeStreamSummary, kinesis:ListShards, kinesis:GetShardIterator and kinesis:GetRecords): %v",
+		e.Action, e.Stream, e.Err)
+}
+
+// Is reports ErrAccessDenied.
+func (e *AccessDeniedError) Is(target error) bool { return target == ErrAccessDenied }
+
+// Unwrap returns the AWS error.
+func (e *AccessDeniedError) Unwrap() error { return e.Err }
+
+// PanicError is the error a RecordProcessor method's panic is turned into. The consumer
+// treats it like an error returned by that method (a ProcessRecords panic retries the
+// batch).
+type PanicError struct {
+	// Method is the RecordProcessor method that panicked, e.g. "ProcessRecords".
+	Method string
+	// Value is the value passed to panic.
+	Value any
+	// Stack is the goroutine's stack at the panic.
+	Stack []byte
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("consumer: RecordProcessor.%s panicked: %v\n%s", e.Method, e.Value, e.Stack)
+}
+
+// Unwrap returns the panic value when it is an error.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
+
+// Kinesis error codes the consumer acts on.
+const (
+	codeAccessDenied     = "AccessDeniedException"
+	codeResourceNotFound = "ResourceNotFoundException"
+	codeExpiredIterator  = "ExpiredIteratorException"
+)
+
+var throttleCodes = map[string]bool{
+	"ProvisionedThroughputExceededException": true,
+	"KMSThrottlingException":                 true,
+	"LimitExceededException":                 true,
+	"ThrottlingException":                    true,
+}
+
+func errorCode(err error) string {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode()
+	}
+	return ""
+}
+
+// kinesisError wraps err from action with what the caller can act on.
+func kinesisError(stream, action string, err error) error {
+	switch errorCode(err) {
+	case codeAccessDenied:
+		return &AccessDeniedError{Action: action, Stream: stream, Err: err}
+	case codeResourceNotFound:
+		return fmt.Errorf("%w: %s of stream %q: %w", ErrStreamNotFound, action, stream, err)
+	}
+	return fmt.Errorf("consumer: %s of stream %q: %w", action, stream, err)
+}

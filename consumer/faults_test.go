@@ -1,0 +1,76 @@
+package consumer
+
+import (
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
+	"github.com/kinesis-go/kinesis/checkpoint"
+	"github.com/kinesis-go/kinesis/internal/faults"
+	"github.com/kinesis-go/kinesis/internal/testbed"
+)
+
+func TestThrottlingExpiredIteratorsAndServerErrorsLoseNothing(t *testing.T) {
+	env := testbed.Get(t)
+	stream := env.CreateStream(t, 4)
+	plain := env.Kinesis()
+
+	// Kinesis: the real per-shard limit of 5 GetRecords/s plus random throttles, expired
+	// iterators and server errors.
+	kinj := faults.New(nil, func(o *faults.Options) { o.Seed = 7; o.ShardLimits = &faults.ShardLimits{GetRecordsPerSecond: 5} })
+	t.Cleanup(kinj.CloseIdleConnections)
+	kinj.Add(faults.Rule{Op: "GetRecords", Times: 2, Fault: faults.ProvisionedThroughputExceeded()})
+	kinj.Add(faults.Rule{Op: "GetRecords", Times: 2, Fault: faults.ExpiredIterator()})
+	kinj.Add(faults.Rule{Op: "GetShardIterator", Times: 1, Fault: faults.ProvisionedThroughputExceeded()})
+	kinj.Add(faults.Rule{Op: "GetRecords", Probability: 0.2, Fault: faults.ProvisionedThroughputExceeded()})
+	kinj.Add(faults.Rule{Op: "GetRecords", Probability: 0.1, Fault: faults.ExpiredIterator()})
+	kinj.Add(faults.Rule{Op: "GetRecords", Probability: 0.05, Fault: faults.InternalFailure()})
+	kinj.Add(faults.Rule{Op: "GetShardIterator", Probability: 0.2, Fault: faults.ProvisionedThroughputExceeded()})
+	kc := env.Kinesis(func(o *kinesis.Options) { o.HTTPClient = kinj.HTTPClient() })
+
+	// DynamoDB: throttling of every kind of lease write and read.
+	dinj := faults.New(nil, func(o *faults.Options) { o.Seed = 11 })
+	t.Cleanup(dinj.CloseIdleConnections)
+	for _, op := range []string{"UpdateItem", "GetItem", "Scan", "PutItem"} {
+		dinj.Add(faults.Rule{Service: faults.ServiceDynamoDB, Op: op, Times: 2, Fault: faults.ProvisionedThroughputExceeded()})
+		dinj.Add(faults.Rule{Service: faults.ServiceDynamoDB, Op: op, Probability: 0.25, Fault: faults.ProvisionedThroughputExceeded()})
+	}
+	dinj.Add(faults.Rule{Service: faults.ServiceDynamoDB, Op: "UpdateItem", Probability: 0.05, Fault: faults.Throttling()})
+	ddb := env.DynamoDB(func(o *dynamodb.Options) { o.HTTPClient = noAbortClient{dinj.HTTPClient()} })
+	store, err := checkpoint.NewDynamoDB(ddb, testbed.UniqueName("lease"), func(o *checkpoint.DynamoDBOptions) {
+		o.Logger = testLogger(t, "store")
+		o.RetryBaseDelay = 20 * time.Millisecond
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r := newRecorder()
+	for _, id := range []string{"w1", "w2"} {
+		c, err := New(kc, stream, store, r.factory(id), testOptions(t, id, func(o *Options) { o.MaxRecords = 50 })...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runConsumer(t, c)
+	}
+	want := putRecords(t, plain, stream, 16, 300, "a")
+	r.waitFor(t, 90*time.Second, "the first records", func() bool { return r.distinct() >= len(want) })
+	want = append(want, putRecords(t, plain, stream, 16, 200, "b")...)
+	r.waitFor(t, 90*time.Second, "all records", func() bool { return r.distinct() >= len(want) })
+	r.checkComplete(t, want)
+	for _, op := range []string{"GetRecords", "GetShardIterator"} {
+		if kinj.Injected(op) == 0 {
+			t.Errorf("no fault injected into %s", op)
+		}
+	}
+	for _, op := range []string{"UpdateItem", "Scan", "PutItem"} {
+		if dinj.Injected(op) == 0 {
+			t.Errorf("no fault injected into %s", op)
+		}
+	}
+	t.Logf("%d records delivered %d times; Kinesis faults: GetRecords %d of %d calls, GetShardIterator %d of %d; DynamoDB faults: UpdateItem %d of %d, Scan %d of %d",
+		len(want), r.total(), kinj.Injected("GetRecords"), kinj.Calls("GetRecords"), kinj.Injected("GetShardIterator"), kinj.Calls("GetShardIterator"),
+		dinj.Injected("UpdateItem"), dinj.Calls("UpdateItem"), dinj.Injected("Scan"), dinj.Calls("Scan"))
+}

@@ -1,0 +1,88 @@
+package consumer
+
+import (
+	"errors"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// meterName is the instrumentation scope of the consumer's instruments.
+const meterName = "github.com/kinesis-go/kinesis/consumer"
+
+// metrics holds the consumer's instruments, named after the KCL metrics.
+type metrics struct {
+	recordsProcessed metric.Int64Counter
+	bytesProcessed   metric.Int64Counter
+	millisBehind     metric.Int64Gauge
+	processTime      metric.Float64Histogram
+	currentLeases    metric.Int64Gauge
+	totalLeases      metric.Int64Gauge
+	expiredLeases    metric.Int64Gauge
+	numWorkers       metric.Int64Gauge
+	takenLeases      metric.Int64Counter
+	lostLeases       metric.Int64Counter
+	renewLease       metric.Int64Counter
+	processorErrors  metric.Int64Counter
+
+	worker attribute.Set // application, stream, worker
+}
+
+func newMetrics(mp metric.MeterProvider, application, stream, worker string) (*metrics, error) {
+	m := mp.Meter(meterName)
+	var errs []error
+	counter := func(name, unit, desc string) metric.Int64Counter {
+		c, err := m.Int64Counter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		errs = append(errs, err)
+		return c
+	}
+	gauge := func(name, unit, desc string) metric.Int64Gauge {
+		g, err := m.Int64Gauge(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		errs = append(errs, err)
+		return g
+	}
+	hist, err := m.Float64Histogram("RecordProcessor.processRecords.Time", metric.WithUnit("ms"),
+		metric.WithDescription("Time RecordProcessor.ProcessRecords took per batch, per shard."))
+	errs = append(errs, err)
+	ms := &metrics{
+		recordsProcessed: counter("RecordsProcessed", "{record}", "User records delivered to and accepted by ProcessRecords, per shard."),
+		bytesProcessed:   counter("DataBytesProcessed", "By", "Bytes of user record data accepted by ProcessRecords, per shard."),
+		millisBehind:     gauge("MillisBehindLatest", "ms", "How far the last GetRecords result of a shard was behind the tip of the shard."),
+		processTime:      hist,
+		currentLeases:    gauge("CurrentLeases", "{lease}", "Leases held by the worker."),
+		totalLeases:      gauge("TotalLeases", "{lease}", "Leases of unfinished shards in the lease table."),
+		expiredLeases:    gauge("ExpiredLeases", "{lease}", "Leases the worker judged expired at its last scan."),
+		numWorkers:       gauge("NumWorkers", "{worker}", "Live workers (owners of unexpired leases plus this one) at the last scan."),
+		takenLeases:      counter("TakenLeases", "{lease}", "Leases taken by the worker (attribute stolen=true when taken from a live worker)."),
+		lostLeases:       counter("LostLeases", "{lease}", "Leases the worker lost (taken by another worker or not renewed in time)."),
+		renewLease:       counter("RenewLease.Success", "{call}", "Lease renewals, with attribute success=true or false."),
+		processorErrors:  counter("RecordProcessor.Errors", "{call}", "RecordProcessor calls that returned an error or panicked, per shard and method (they are retried)."),
+		worker: attribute.NewSet(
+			attribute.String("application", application),
+			attribute.String("stream", stream),
+			attribute.String("worker", worker),
+		),
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return ms, nil
+}
+
+// shardAttrs returns the attribute set of a shard's measurements.
+func (m *metrics) shardAttrs(shardID string) metric.MeasurementOption {
+	kvs := append(m.worker.ToSlice(), attribute.String("shard", shardID))
+	return metric.WithAttributeSet(attribute.NewSet(kvs...))
+}
+
+func (m *metrics) workerAttrs(extra ...attribute.KeyValue) metric.MeasurementOption {
+	if len(extra) == 0 {
+		return metric.WithAttributeSet(m.worker)
+	}
+	return metric.WithAttributeSet(attribute.NewSet(append(m.worker.ToSlice(), extra...)...))
+}
+
+var (
+	attrSuccess = attribute.Bool("success", true)
+	attrFailure = attribute.Bool("success", false)
+)

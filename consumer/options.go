@@ -1,0 +1,220 @@
+package consumer
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+)
+
+// InitialPosition is where a brand-new lease starts reading: the position written into a
+// lease the consumer creates for a shard that has no processed ancestor. Shards whose
+// parent was processed always start at TRIM_HORIZON (AT_TIMESTAMP when that is the
+// initial position), so nothing written to a child is skipped.
+type InitialPosition string
+
+const (
+	// InitialPositionLatest starts after the newest record at the time the shard is
+	// first read: records put before the application first started are not processed.
+	// The KCL default.
+	InitialPositionLatest InitialPosition = "LATEST"
+	// InitialPositionTrimHorizon starts at the oldest record still retained.
+	InitialPositionTrimHorizon InitialPosition = "TRIM_HORIZON"
+	// InitialPositionAtTimestamp starts at the first record put at or after
+	// Options.InitialTimestamp.
+	InitialPositionAtTimestamp InitialPosition = "AT_TIMESTAMP"
+)
+
+// Options configures a Consumer. The zero value of every field means its documented
+// default; New resolves and validates them once.
+type Options struct {
+	// ApplicationName names the consuming application in logs and metrics (the attribute
+	// "application"). The lease table is the Store given to New, so the name does not
+	// select it. Default: the stream name.
+	ApplicationName string
+
+	// WorkerID identifies this worker in the lease table (leaseOwner). It must be unique
+	// among the workers sharing the table: two workers with the same id would both
+	// believe they hold the same leases. Default: the host name plus a random suffix, so
+	// a restarted process is a new worker.
+	WorkerID string
+
+	// InitialPosition is where leases created for shards without a processed ancestor
+	// start. Default InitialPositionLatest (as the KCL). Use InitialPositionTrimHorizon
+	// to process what the stream already holds. It only matters the first time a shard
+	// gets a lease: afterwards the checkpoint decides.
+	InitialPosition InitialPosition
+
+	// InitialTimestamp is the start time for InitialPositionAtTimestamp (required then,
+	// ignored otherwise).
+	InitialTimestamp time.Time
+
+	// FailoverTime is the lease duration: a lease whose counter has not changed for this
+	// long, by the observing worker's own clock, is expired and may be taken by another
+	// worker. Held leases are renewed every FailoverTime/3, and a worker that could not
+	// renew a lease for FailoverTime stops processing it. Default 10s (the KCL's). Lower
+	// it for faster takeover after a crash (more DynamoDB writes: each held lease costs
+	// 3 writes per FailoverTime); raise it when workers can pause for long (GC, CPU
+	// starvation) and lose leases needlessly.
+	FailoverTime time.Duration
+
+	// LeaseTakeInterval is how often the worker scans the lease table to take available
+	// and expired leases and to steal from overloaded workers. A lease released by a
+	// worker that shuts down gracefully is picked up at the next scan. Default
+	// min(2s, FailoverTime/2). Raise it for very large tables (each scan reads the whole
+	// table) at the price of slower rebalancing.
+	LeaseTakeInterval time.Duration
+
+	// MaxLeasesForWorker caps how many leases this worker holds. Default 0: no cap.
+	// Set it to protect a worker from taking more shards than it can process when the
+	// fleet shrinks; leases beyond the fleet's total capacity then stay unprocessed.
+	MaxLeasesForWorker int
+
+	// ShardSyncInterval is how often the worker lists the stream's shards to create
+	// leases for new shards (after a reshard by another application or when a child lease
+	// could not be created at a shard's end). Shard ends discovered while reading create
+	// child leases at once, so this is a safety net. Default 60s.
+	ShardSyncInterval time.Duration
+
+	// MaxRecords is the Limit of each GetRecords call (1..10000). Default 10000. Lower it
+	// to make batches (and the memory of prefetched batches) smaller.
+	MaxRecords int32
+
+	// IdleTimeBetweenReads is how long a shard's reader waits after a GetRecords call that
+	// returned no records at the tip of the shard. Calls that return records are repeated
+	// at once, within the service limit of 5 calls per second per shard. Default 1s. Lower
+	// it for lower latency on quiet shards (at most 5 calls/s are made in any case);
+	// raise it to save calls when several applications read the same stream.
+	IdleTimeBetweenReads time.Duration
+
+	// MaxPrefetchBatches is how many GetRecords results a shard's reader may hold ahead of
+	// the processor. Default 3. Memory per shard is bounded by about
+	// (MaxPrefetchBatches + 2) GetRecords results (each at most 10 MiB).
+	MaxPrefetchBatches int
+
+	// ParentShardPollInterval is how often a shard whose parent shards are not finished
+	// checks them again. A parent finished by this worker wakes it at once. Default 1s.
+	ParentShardPollInterval time.Duration
+
+	// ShutdownTimeout bounds the graceful shutdown when Run's context is cancelled: the
+	// processors' ShutdownRequested (and LeaseLost) calls get a context with this timeout,
+	// then the leases are released. Default 10s.
+	ShutdownTimeout time.Duration
+
+	// MaxRetryBackoff caps the exponential backoff between retries of a failed
+	// ProcessRecords, Initialize or ShardEnded call and of throttled or failed Kinesis
+	// reads. Default 5s.
+	MaxRetryBackoff time.Duration
+
+	// Logger receives the consumer's logs (leases taken, lost and released, shard ends,
+	// errors). Default slog.Default().
+	Logger *slog.Logger
+
+	// MeterProvider provides the meter for the KCL-named metrics (see the package
+	// documentation). Default: a no-op provider.
+	MeterProvider metric.MeterProvider
+}
+
+// Default values of Options.
+const (
+	DefaultFailoverTime            = 10 * time.Second
+	DefaultShardSyncInterval       = 60 * time.Second
+	DefaultMaxRecords              = 10000
+	DefaultIdleTimeBetweenReads    = time.Second
+	DefaultMaxPrefetchBatches      = 3
+	DefaultParentShardPollInterval = time.Second
+	DefaultShutdownTimeout         = 10 * time.Second
+	DefaultMaxRetryBackoff         = 5 * time.Second
+	// MaxLeaseTakeInterval is the default LeaseTakeInterval when FailoverTime/2 is longer.
+	MaxLeaseTakeInterval = 2 * time.Second
+	// MinFailoverTime is the smallest FailoverTime New accepts.
+	MinFailoverTime = 100 * time.Millisecond
+)
+
+// resolve fills defaults and validates o.
+func (o *Options) resolve(streamName string) error {
+	if o.ApplicationName == "" {
+		o.ApplicationName = streamName
+	}
+	if o.WorkerID == "" {
+		o.WorkerID = defaultWorkerID()
+	}
+	if len(o.WorkerID) > 1024 {
+		return fmt.Errorf("%w: WorkerID is %d bytes long; keep it under 1024", ErrInvalidOptions, len(o.WorkerID))
+	}
+	switch o.InitialPosition {
+	case "":
+		o.InitialPosition = InitialPositionLatest
+	case InitialPositionLatest, InitialPositionTrimHorizon:
+	case InitialPositionAtTimestamp:
+		if o.InitialTimestamp.IsZero() {
+			return fmt.Errorf("%w: InitialPosition AT_TIMESTAMP needs InitialTimestamp", ErrInvalidOptions)
+		}
+	default:
+		return fmt.Errorf("%w: InitialPosition %q is not one of LATEST, TRIM_HORIZON, AT_TIMESTAMP", ErrInvalidOptions, o.InitialPosition)
+	}
+	durations := []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"FailoverTime", &o.FailoverTime, DefaultFailoverTime},
+		{"ShardSyncInterval", &o.ShardSyncInterval, DefaultShardSyncInterval},
+		{"IdleTimeBetweenReads", &o.IdleTimeBetweenReads, DefaultIdleTimeBetweenReads},
+		{"ParentShardPollInterval", &o.ParentShardPollInterval, DefaultParentShardPollInterval},
+		{"ShutdownTimeout", &o.ShutdownTimeout, DefaultShutdownTimeout},
+		{"MaxRetryBackoff", &o.MaxRetryBackoff, DefaultMaxRetryBackoff},
+		{"LeaseTakeInterval", &o.LeaseTakeInterval, 0},
+	}
+	for _, d := range durations {
+		if *d.v < 0 {
+			return fmt.Errorf("%w: %s is negative (%v); use 0 for the default", ErrInvalidOptions, d.name, *d.v)
+		}
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	if o.FailoverTime < MinFailoverTime {
+		return fmt.Errorf("%w: FailoverTime %v is below the minimum %v", ErrInvalidOptions, o.FailoverTime, MinFailoverTime)
+	}
+	if o.LeaseTakeInterval == 0 {
+		o.LeaseTakeInterval = min(MaxLeaseTakeInterval, o.FailoverTime/2)
+	}
+	switch {
+	case o.MaxRecords < 0 || o.MaxRecords > 10000:
+		return fmt.Errorf("%w: MaxRecords %d is outside 1..10000", ErrInvalidOptions, o.MaxRecords)
+	case o.MaxRecords == 0:
+		o.MaxRecords = DefaultMaxRecords
+	}
+	switch {
+	case o.MaxPrefetchBatches < 0:
+		return fmt.Errorf("%w: MaxPrefetchBatches %d is negative", ErrInvalidOptions, o.MaxPrefetchBatches)
+	case o.MaxPrefetchBatches == 0:
+		o.MaxPrefetchBatches = DefaultMaxPrefetchBatches
+	}
+	if o.MaxLeasesForWorker < 0 {
+		return fmt.Errorf("%w: MaxLeasesForWorker %d is negative; use 0 for no cap", ErrInvalidOptions, o.MaxLeasesForWorker)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.MeterProvider == nil {
+		o.MeterProvider = noop.NewMeterProvider()
+	}
+	return nil
+}
+
+func defaultWorkerID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "worker"
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return host + "-" + hex.EncodeToString(b[:])
+}

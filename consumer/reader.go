@@ -1,0 +1,245 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kinesis-go/kinesis/aggregation"
+	"github.com/kinesis-go/kinesis/checkpoint"
+)
+
+// minReadInterval keeps a shard's reader within the service limit of 5 GetRecords calls
+// per second per shard.
+const minReadInterval = 200 * time.Millisecond
+
+// retryBase is the first backoff delay after a failed read.
+const retryBase = 200 * time.Millisecond
+
+// noSDKRetry is passed to the GetShardIterator and GetRecords calls: the reader retries
+// them itself (with fresh iterators where needed), so the SDK must not multiply attempts.
+func noSDKRetry(o *kinesis.Options) { o.Retryer = aws.NopRetryer{} }
+
+// batch is one GetRecords result, ready for the processor.
+type batch struct {
+	records      []Record
+	bytes        int
+	millisBehind int64
+	end          bool // the shard is closed and this was its last batch
+	children     []types.ChildShard
+}
+
+// read polls the shard and sends batches to out (bounded: a slow processor blocks the
+// reader, so at most cap(out)+2 results are held) until the shard ends or ctx ends.
+func (s *shard) read(ctx context.Context, out chan<- batch) {
+	var (
+		iterator string
+		lastRead string // sequence number of the last Kinesis record read
+		lastCall time.Time
+		failures int
+	)
+	skip := s.start // every (seq, subseq) <= skip was processed before
+	if skip.IsSentinel() {
+		skip = checkpoint.ExtendedSequenceNumber{}
+	}
+	limit := s.w.opts.MaxRecords
+	for ctx.Err() == nil {
+		if iterator == "" {
+			it, err := s.getIterator(ctx, lastRead)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				failures++
+				delay := backoff(failures, retryBase, s.w.opts.MaxRetryBackoff)
+				s.log.Warn("GetShardIterator failed; retrying", "attempt", failures, "delay", delay, "error", err)
+				sleep(ctx, delay)
+				continue
+			}
+			iterator = it
+		}
+		if wait := time.Until(lastCall.Add(s.w.c.readInterval)); wait > 0 && !sleep(ctx, wait) {
+			return
+		}
+		lastCall = time.Now()
+		resp, err := s.w.c.client.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(iterator), Limit: aws.Int32(limit)}, noSDKRetry)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			failures++
+			code := errorCode(err)
+			switch {
+			case throttleCodes[code]:
+				s.log.Debug("GetRecords throttled; backing off", "attempt", failures, "error", err)
+			case code == codeExpiredIterator:
+				s.log.Info("shard iterator expired; getting a new one after the last record read", "after", lastRead)
+				iterator = ""
+				if failures <= 2 {
+					continue
+				}
+			case code == codeAccessDenied:
+				s.log.Error("GetRecords denied", "error", kinesisError(s.w.c.stream, "kinesis:GetRecords", err))
+			default:
+				// Server errors, invalid iterators (kinesis-mock answers those with HTTP
+				// 500), network errors: start again from a fresh iterator.
+				s.log.Warn("GetRecords failed; retrying with a new iterator", "attempt", failures, "error", err)
+				iterator = ""
+			}
+			sleep(ctx, backoff(failures, retryBase, s.w.opts.MaxRetryBackoff))
+			continue
+		}
+		failures = 0
+		millis := aws.ToInt64(resp.MillisBehindLatest)
+		s.w.m.millisBehind.Record(ctx, millis, s.attrs)
+		b := batch{millisBehind: millis}
+		if n := len(resp.Records); n > 0 {
+			lastRead = aws.ToString(resp.Records[n-1].SequenceNumber)
+			b.records, b.bytes = s.convert(resp.Records, &skip)
+		}
+		if resp.NextShardIterator == nil || *resp.NextShardIterator == "" {
+			b.end, b.children = true, resp.ChildShards
+		}
+		if len(b.records) > 0 || b.end {
+			select {
+			case out <- b:
+			case <-ctx.Done():
+				return
+			}
+		}
+		if b.end {
+			return
+		}
+		iterator = *resp.NextShardIterator
+		if len(resp.Records) == 0 && millis == 0 && !sleep(ctx, s.w.opts.IdleTimeBetweenReads) {
+			return
+		}
+	}
+}
+
+// getIterator returns an iterator after the last record read, or at the position the
+// shard started from.
+func (s *shard) getIterator(ctx context.Context, lastRead string) (string, error) {
+	in := &kinesis.GetShardIteratorInput{StreamName: aws.String(s.w.c.stream), ShardId: aws.String(s.id)}
+	switch {
+	case lastRead != "":
+		in.ShardIteratorType = types.ShardIteratorTypeAfterSequenceNumber
+		in.StartingSequenceNumber = aws.String(lastRead)
+	case s.start.SequenceNumber == checkpoint.TrimHorizon:
+		in.ShardIteratorType = types.ShardIteratorTypeTrimHorizon
+	case s.start.SequenceNumber == checkpoint.Latest:
+		in.ShardIteratorType = types.ShardIteratorTypeLatest
+	case s.start.SequenceNumber == checkpoint.AtTimestamp:
+		in.ShardIteratorType = types.ShardIteratorTypeAtTimestamp
+		in.Timestamp = aws.Time(s.w.opts.InitialTimestamp)
+	default:
+		in.ShardIteratorType = types.ShardIteratorTypeAtSequenceNumber
+		in.StartingSequenceNumber = aws.String(s.start.SequenceNumber)
+	}
+	resp, err := s.w.c.client.GetShardIterator(ctx, in, noSDKRetry)
+	if err != nil {
+		if errorCode(err) == codeAccessDenied {
+			return "", kinesisError(s.w.c.stream, "kinesis:GetShardIterator", err)
+		}
+		return "", err
+	}
+	if resp.ShardIterator == nil || *resp.ShardIterator == "" {
+		return "", errors.New("GetShardIterator returned no iterator")
+	}
+	return *resp.ShardIterator, nil
+}
+
+// aggregateMagic starts every KPL aggregated record.
+var aggregateMagic = [4]byte{0xF3, 0x89, 0x9A, 0xC2}
+
+func maybeAggregated(data []byte) bool {
+	return len(data) > len(aggregateMagic)+16 && [4]byte(data[:4]) == aggregateMagic
+}
+
+// convert turns Kinesis records into user records: aggregated ones are deaggregated
+// (subsequence number = index), sub-records whose hash key is outside the shard's range
+// are dropped, and everything at or before skip (the checkpoint the shard resumed from)
+// is dropped. One slice per batch.
+func (s *shard) convert(in []types.Record, skip *checkpoint.ExtendedSequenceNumber) ([]Record, int) {
+	out := make([]Record, 0, len(in))
+	bytes := 0
+	for i := range in {
+		kr := &in[i]
+		seq := aws.ToString(kr.SequenceNumber)
+		var minSub int64 // sub-records before this index were processed
+		if !skip.IsZero() {
+			switch (checkpoint.ExtendedSequenceNumber{SequenceNumber: seq}).Compare(checkpoint.ExtendedSequenceNumber{SequenceNumber: skip.SequenceNumber}) {
+			case -1:
+				continue
+			case 0:
+				minSub = skip.SubSequenceNumber + 1
+			default:
+				*skip = checkpoint.ExtendedSequenceNumber{}
+			}
+		}
+		ts := aws.ToTime(kr.ApproximateArrivalTimestamp)
+		plain := Record{
+			PartitionKey:                aws.ToString(kr.PartitionKey),
+			Data:                        kr.Data,
+			SequenceNumber:              seq,
+			ApproximateArrivalTimestamp: ts,
+			ShardID:                     s.id,
+		}
+		if !maybeAggregated(kr.Data) {
+			if minSub == 0 {
+				out = append(out, plain)
+				bytes += len(kr.Data)
+			}
+			continue
+		}
+		subs, err := aggregation.Deaggregate(kr.Data)
+		if err != nil {
+			s.log.Warn("malformed aggregated record; delivering it as it is", "sequenceNumber", seq, "error", err)
+			subs = nil
+		}
+		if len(subs) == 0 || len(subs) == 1 && subs[0].PartitionKey == "" && subs[0].ExplicitHashKey == "" {
+			// Not an aggregate after all (bad checksum) or malformed: one plain record.
+			if minSub == 0 {
+				out = append(out, plain)
+				bytes += len(kr.Data)
+			}
+			continue
+		}
+		if free := cap(out) - len(out); free < len(subs) {
+			out = growRecords(out, len(subs)+len(in)-i-1)
+		}
+		for j := range subs {
+			if int64(j) < minSub {
+				continue
+			}
+			u := &subs[j]
+			if s.hashRange != nil && (u.PartitionKey != "" || u.ExplicitHashKey != "") {
+				if h, err := u.HashKey(); err == nil && !s.hashRange.Contains(h) {
+					continue
+				}
+			}
+			out = append(out, Record{
+				PartitionKey:                u.PartitionKey,
+				ExplicitHashKey:             u.ExplicitHashKey,
+				Data:                        u.Data,
+				SequenceNumber:              seq,
+				SubSequenceNumber:           int64(j),
+				ApproximateArrivalTimestamp: ts,
+				ShardID:                     s.id,
+			})
+			bytes += len(u.Data)
+		}
+	}
+	return out, bytes
+}
+
+// growRecords returns s with room for at least n more records.
+func growRecords(s []Record, n int) []Record {
+	g := make([]Record, len(s), len(s)+max(n, len(s)))
+	copy(g, s)
+	return g
+}

@@ -1,0 +1,575 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/kinesis-go/kinesis/aggregation"
+	"github.com/kinesis-go/kinesis/checkpoint"
+)
+
+// shard is one held lease and the goroutine processing it. Every store write for the
+// lease (renew, checkpoint, release) happens under mu with the latest Lease, because each
+// of them is conditional on, and increments, the lease counter.
+type shard struct {
+	w     *worker
+	id    string
+	log   *slog.Logger
+	attrs metric.MeasurementOption
+
+	ctx    context.Context // cancelled on loss (cause ErrLeaseLost) or when Run's ctx ends
+	cancel context.CancelCauseFunc
+
+	mu           sync.Mutex
+	lease        checkpoint.Lease
+	lastWrite    time.Time // when the last successful write was sent
+	lost         bool
+	released     bool
+	checkpointed checkpoint.ExtendedSequenceNumber // last checkpoint written or read
+
+	counter atomic.Int64 // lease.Counter, readable without mu
+	lostNow atomic.Bool  // lost, readable without mu
+
+	posMu     sync.Mutex
+	delivered checkpoint.ExtendedSequenceNumber // last record passed to ProcessRecords; SHARD_END at the end
+
+	start     checkpoint.ExtendedSequenceNumber // checkpoint when taken
+	hashRange *aggregation.HashRange            // nil: do not filter sub-records
+	cp        *shardCheckpointer
+}
+
+func newShard(ctx context.Context, w *worker, l checkpoint.Lease, sent time.Time) *shard {
+	s := &shard{
+		w:            w,
+		id:           l.Key,
+		log:          w.log.With("shard", l.Key),
+		attrs:        w.m.shardAttrs(l.Key),
+		lease:        l,
+		lastWrite:    sent,
+		checkpointed: l.Checkpoint,
+		start:        l.Checkpoint,
+	}
+	s.ctx, s.cancel = context.WithCancelCause(ctx)
+	s.counter.Store(l.Counter)
+	if l.StartingHashKey != "" && l.EndingHashKey != "" {
+		if hr, err := aggregation.ParseHashRange(l.StartingHashKey, l.EndingHashKey); err == nil {
+			s.hashRange = &hr
+		} else {
+			s.log.Warn("lease has an invalid hash range; aggregated sub-records are not filtered by hash key", "error", err)
+		}
+	}
+	s.cp = &shardCheckpointer{s: s}
+	return s
+}
+
+func (s *shard) isLost() bool { return s.lostNow.Load() }
+
+// lose marks the lease lost and stops the shard's processing at once.
+func (s *shard) lose(reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loseLocked(reason)
+}
+
+func (s *shard) loseLocked(reason string) {
+	if s.lost || s.released {
+		return
+	}
+	s.lost = true
+	s.lostNow.Store(true)
+	s.cancel(ErrLeaseLost)
+	s.w.m.lostLeases.Add(context.Background(), 1, s.attrs)
+	s.log.Warn("lease lost", "reason", reason)
+}
+
+func (s *shard) setLease(l checkpoint.Lease, sent time.Time) {
+	s.lease = l
+	s.lastWrite = sent
+	s.counter.Store(l.Counter)
+}
+
+// renew renews the lease; a conflict, or no successful write for FailoverTime, loses it.
+func (s *shard) renew(ctx context.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lost || s.released {
+		return
+	}
+	fo := s.w.opts.FailoverTime
+	rctx, cancel := context.WithTimeout(ctx, fo/2)
+	defer cancel()
+	sent := time.Now()
+	nl, err := s.w.c.store.RenewLease(rctx, s.lease)
+	if err == nil {
+		s.setLease(nl, sent)
+		s.w.m.renewLease.Add(ctx, 1, s.w.m.workerAttrs(attrSuccess))
+		return
+	}
+	old := s.lease.Counter
+	if cur, ok := s.reconcileLocked(ctx, err); ok && cur.Counter != old {
+		// The renewal (or an earlier write whose reply was lost) landed.
+		s.setLease(cur, sent)
+		s.w.m.renewLease.Add(ctx, 1, s.w.m.workerAttrs(attrSuccess))
+		return
+	}
+	s.w.m.renewLease.Add(ctx, 1, s.w.m.workerAttrs(attrFailure))
+	switch {
+	case s.lost, ctx.Err() != nil:
+	case time.Since(s.lastWrite) > fo:
+		s.loseLocked(fmt.Sprintf("not renewed for the failover time (%v): %v", fo, err))
+	default:
+		s.log.Warn("lease renewal failed; will retry", "error", err)
+	}
+}
+
+// reconcileLocked re-reads the lease after a write failed with err, which may have landed
+// (a timeout, a lost reply) or may have been refused because an earlier write whose reply
+// was lost had changed the counter. While the table names this worker as the owner only
+// this worker has written the lease since it took it (every other worker's take changes
+// the owner), so the stored lease is adopted and ok is true. A lease another worker owns,
+// or that was deleted, is lost. When the lease cannot be read, a conflict loses it and
+// any other error leaves it as it was; ok is false in all these cases.
+func (s *shard) reconcileLocked(ctx context.Context, err error) (checkpoint.Lease, bool) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.w.opts.FailoverTime/3)
+	defer cancel()
+	cur, gerr := s.w.c.store.GetLease(rctx, s.id)
+	switch {
+	case errors.Is(gerr, checkpoint.ErrLeaseNotFound):
+		s.loseLocked("the lease was deleted")
+		return checkpoint.Lease{}, false
+	case gerr != nil:
+		if errors.Is(err, checkpoint.ErrLeaseConflict) {
+			s.loseLocked(fmt.Sprintf("write conflict (%v) and the lease cannot be read: %v", err, gerr))
+		}
+		return checkpoint.Lease{}, false
+	case cur.Owner != s.w.opts.WorkerID:
+		s.loseLocked(fmt.Sprintf("taken by worker %q", cur.Owner))
+		return checkpoint.Lease{}, false
+	}
+	if cur.Counter != s.lease.Counter {
+		s.lease = cur
+		s.counter.Store(cur.Counter)
+		if cur.Checkpoint.Compare(s.checkpointed) > 0 {
+			s.checkpointed = cur.Checkpoint
+		}
+	}
+	return cur, true
+}
+
+// release gives the lease up so that another worker can take it at once.
+func (s *shard) release(ctx context.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lost || s.released {
+		return
+	}
+	for attempt := 1; ; attempt++ {
+		_, err := s.w.c.store.ReleaseLease(ctx, s.lease)
+		if err == nil {
+			break
+		}
+		old := s.lease.Counter
+		if cur, ok := s.reconcileLocked(ctx, err); ok && cur.Counter != old && attempt == 1 {
+			continue // an earlier write had landed: try again with the current counter
+		}
+		s.released = true
+		if !s.lost {
+			s.log.Warn("releasing the lease failed; it will expire after the failover time", "error", err)
+		}
+		return
+	}
+	s.released = true
+	s.log.Info("lease released")
+}
+
+func (s *shard) setDelivered(p checkpoint.ExtendedSequenceNumber) {
+	s.posMu.Lock()
+	s.delivered = p
+	s.posMu.Unlock()
+}
+
+func (s *shard) largestDelivered() checkpoint.ExtendedSequenceNumber {
+	s.posMu.Lock()
+	defer s.posMu.Unlock()
+	return s.delivered
+}
+
+// writeCheckpoint writes pos if it is beyond the last checkpoint. explicit: pos was chosen
+// by the processor and must lie between the last checkpoint and the largest delivered.
+func (s *shard) writeCheckpoint(ctx context.Context, pos checkpoint.ExtendedSequenceNumber, explicit bool) error {
+	largest := s.largestDelivered()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lost {
+		return fmt.Errorf("%w: shard %s is now processed by another worker; its records since the last checkpoint will be processed again there", ErrLeaseLost, s.id)
+	}
+	if s.released {
+		return fmt.Errorf("%w: shard %s: the worker released its lease (shutdown or shard end)", ErrLeaseLost, s.id)
+	}
+	if explicit {
+		if largest.IsZero() || pos.Compare(largest) > 0 {
+			return fmt.Errorf("%w: shard %s: %s is after the last record delivered (%s)", ErrInvalidCheckpoint, s.id, pos, largest)
+		}
+		if pos.Compare(s.checkpointed) < 0 {
+			return fmt.Errorf("%w: shard %s: %s is before the last checkpoint (%s)", ErrInvalidCheckpoint, s.id, pos, s.checkpointed)
+		}
+	}
+	if pos.IsZero() || pos.Compare(s.checkpointed) <= 0 {
+		return nil
+	}
+	for attempt := 1; ; attempt++ {
+		sent := time.Now()
+		nl, err := s.w.c.store.Checkpoint(ctx, s.lease, pos)
+		if err == nil {
+			s.setLease(nl, sent)
+			s.checkpointed = pos
+			return nil
+		}
+		old := s.lease.Counter
+		cur, ok := s.reconcileLocked(ctx, err)
+		switch {
+		case s.lost:
+			return fmt.Errorf("%w: shard %s: %w", ErrLeaseLost, s.id, err)
+		case ok && cur.Checkpoint.Compare(pos) == 0:
+			s.lastWrite = sent // it landed
+			return nil
+		case ok && cur.Counter != old && attempt == 1 && ctx.Err() == nil:
+			continue // an earlier write had landed: try again with the current counter
+		}
+		return fmt.Errorf("consumer: checkpoint of shard %s at %s: %w", s.id, pos, err)
+	}
+}
+
+// shardCheckpointer is the Checkpointer of one lease period of a shard.
+type shardCheckpointer struct{ s *shard }
+
+func (c *shardCheckpointer) Checkpoint(ctx context.Context) error {
+	return c.s.writeCheckpoint(ctx, c.s.largestDelivered(), false)
+}
+
+func (c *shardCheckpointer) CheckpointAt(ctx context.Context, sequenceNumber string, subSequenceNumber int64) error {
+	pos, err := checkpoint.ParseExtendedSequenceNumber(sequenceNumber, subSequenceNumber)
+	if err != nil {
+		return fmt.Errorf("%w: shard %s: %w", ErrInvalidCheckpoint, c.s.id, err)
+	}
+	if pos.IsSentinel() && !pos.IsShardEnd() {
+		return fmt.Errorf("%w: shard %s: %s is not a record position", ErrInvalidCheckpoint, c.s.id, sequenceNumber)
+	}
+	return c.s.writeCheckpoint(ctx, pos, true)
+}
+
+// exit reasons of a shard's processing
+type exitReason int
+
+const (
+	exitShutdown exitReason = iota // Run's ctx ended
+	exitLost                       // the lease was lost
+	exitEnded                      // the shard ended, SHARD_END written, lease released
+)
+
+// run is the shard goroutine: wait for the parents, then read and process until the
+// shard ends, the lease is lost or the worker shuts down.
+func (s *shard) run() {
+	defer s.w.shardExited(s)
+	defer s.cancel(nil)
+
+	var p RecordProcessor
+	reason := s.process(&p)
+	if reason == exitEnded {
+		return
+	}
+	if s.isLost() {
+		reason = exitLost
+	}
+	// Final calls: ctx is cancelled; give them their own bounded context.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), s.w.opts.ShutdownTimeout)
+	defer cancel()
+	switch reason {
+	case exitLost:
+		if p != nil {
+			s.call("LeaseLost", func() error { p.LeaseLost(fctx, LeaseLostInput{ShardID: s.id}); return nil })
+		}
+	case exitShutdown:
+		if p != nil {
+			if err := s.call("ShutdownRequested", func() error {
+				return p.ShutdownRequested(fctx, ShutdownRequestedInput{ShardID: s.id, Checkpointer: s.cp})
+			}); err != nil {
+				s.log.Warn("RecordProcessor.ShutdownRequested failed; the next owner resumes from the last checkpoint", "error", err)
+			}
+		}
+		s.release(fctx)
+	}
+}
+
+// call runs a processor method, turning a panic into a *PanicError.
+func (s *shard) call(method string, fn func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Method: method, Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return fn()
+}
+
+// retry calls a processor method until it succeeds or the shard's ctx ends; it reports
+// whether it succeeded.
+func (s *shard) retry(method string, fn func() error) bool {
+	for attempt := 1; ; attempt++ {
+		err := s.call(method, fn)
+		if err == nil {
+			return true
+		}
+		if s.ctx.Err() != nil {
+			return false
+		}
+		s.w.m.processorErrors.Add(context.Background(), 1, s.attrs)
+		delay := backoff(attempt, 100*time.Millisecond, s.w.opts.MaxRetryBackoff)
+		s.log.Error("RecordProcessor."+method+" failed; retrying with the same input", "attempt", attempt, "delay", delay, "error", err)
+		if !sleep(s.ctx, delay) {
+			return false
+		}
+	}
+}
+
+// process runs the shard until it ends or its ctx ends. *pp is set once the processor
+// was initialized.
+func (s *shard) process(pp *RecordProcessor) exitReason {
+	if s.start.IsShardEnd() {
+		// Finished since the scan (a crash between checkpoint and release): nothing to do.
+		s.release(s.ctx)
+		return exitEnded
+	}
+	if !s.waitParents() {
+		return exitShutdown
+	}
+	var p RecordProcessor
+	if !s.retry("Initialize", func() error {
+		if p == nil {
+			p = s.w.c.newProcessor(s.id)
+			if p == nil {
+				return errors.New("newProcessor returned nil")
+			}
+		}
+		return p.Initialize(s.ctx, InitializeInput{ShardID: s.id, Checkpoint: s.start})
+	}) {
+		return exitShutdown
+	}
+	*pp = p
+
+	batches := make(chan batch, s.w.opts.MaxPrefetchBatches)
+	rctx, stopReader := context.WithCancel(s.ctx)
+	var reader sync.WaitGroup
+	reader.Go(func() { s.read(rctx, batches) })
+	defer func() {
+		stopReader()
+		reader.Wait()
+	}()
+
+	for {
+		var b batch
+		select {
+		case <-s.ctx.Done():
+			return exitShutdown
+		case b = <-batches:
+		}
+		if len(b.records) > 0 && !s.deliver(p, b) {
+			return exitShutdown
+		}
+		if b.end {
+			stopReader()
+			reader.Wait()
+			if s.end(p, b.children) {
+				return exitEnded
+			}
+			return exitShutdown
+		}
+	}
+}
+
+// deliver passes one batch to ProcessRecords, retrying it until it is accepted.
+func (s *shard) deliver(p RecordProcessor, b batch) bool {
+	last := b.records[len(b.records)-1]
+	s.setDelivered(checkpoint.ExtendedSequenceNumber{SequenceNumber: last.SequenceNumber, SubSequenceNumber: last.SubSequenceNumber})
+	in := ProcessRecordsInput{ShardID: s.id, Records: b.records, Checkpointer: s.cp, MillisBehindLatest: b.millisBehind}
+	start := time.Now()
+	if !s.retry("ProcessRecords", func() error { return p.ProcessRecords(s.ctx, in) }) {
+		return false
+	}
+	ctx := context.Background()
+	s.w.m.processTime.Record(ctx, float64(time.Since(start).Microseconds())/1000, s.attrs)
+	s.w.m.recordsProcessed.Add(ctx, int64(len(b.records)), s.attrs)
+	s.w.m.bytesProcessed.Add(ctx, int64(b.bytes), s.attrs)
+	return true
+}
+
+// waitParents blocks until every parent lease is absent or at SHARD_END; false when the
+// shard's ctx ended first.
+func (s *shard) waitParents() bool {
+	parents := s.lease.ParentShardIDs
+	logged := false
+	for attempt := 1; ; attempt++ {
+		woken := s.w.shardEnded.wait()
+		var pending []string
+		for _, p := range parents {
+			l, err := s.w.c.store.GetLease(s.ctx, p)
+			switch {
+			case errors.Is(err, checkpoint.ErrLeaseNotFound):
+			case err != nil:
+				if s.ctx.Err() != nil {
+					return false
+				}
+				s.log.Warn("reading a parent lease failed; will retry", "parent", p, "error", err)
+				pending = append(pending, p)
+			case !l.Checkpoint.IsShardEnd():
+				pending = append(pending, p)
+			}
+		}
+		if len(pending) == 0 {
+			if logged {
+				s.log.Info("parent shards finished; starting")
+			}
+			return true
+		}
+		if !logged {
+			s.log.Info("waiting for parent shards to finish", "parents", pending)
+			logged = true
+		}
+		t := time.NewTimer(s.w.opts.ParentShardPollInterval)
+		select {
+		case <-s.ctx.Done():
+			t.Stop()
+			return false
+		case <-woken:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// end finishes a closed shard: child leases, ShardEnded, SHARD_END, release. It reports
+// false when the shard's ctx ended first.
+func (s *shard) end(p RecordProcessor, children []types.ChildShard) bool {
+	ctx := s.ctx
+	childIDs := make([]string, 0, len(children))
+	for _, c := range children {
+		id := aws.ToString(c.ShardId)
+		childIDs = append(childIDs, id)
+		if ok, done := s.otherParentsLeased(c); !ok {
+			// A merge whose other parent has no lease yet (a shard that came and went
+			// during an UpdateShardCount, whose own parent has not ended): a child lease
+			// now would let the child start before that parent is read. The shard sync
+			// creates the missing ancestors first, then the child.
+			if !s.syncUntilDone() {
+				return false
+			}
+			continue
+		} else if done {
+			return false
+		}
+		l := checkpoint.Lease{Key: id, Checkpoint: s.w.childPos, ParentShardIDs: c.ParentShards}
+		if c.HashKeyRange != nil {
+			l.StartingHashKey = aws.ToString(c.HashKeyRange.StartingHashKey)
+			l.EndingHashKey = aws.ToString(c.HashKeyRange.EndingHashKey)
+		}
+		_, err := s.w.c.store.CreateLease(ctx, l)
+		switch {
+		case err == nil:
+			s.log.Info("child lease created", "child", id, "parents", c.ParentShards)
+		case errors.Is(err, checkpoint.ErrLeaseConflict):
+		default:
+			if ctx.Err() != nil {
+				return false
+			}
+			// Not fatal: this lease stays (at SHARD_END) and the shard sync creates the
+			// child from ListShards.
+			s.log.Warn("creating a child lease failed; the shard sync will create it", "child", id, "error", err)
+			s.w.kick(s.w.syncNow)
+		}
+	}
+	if len(children) == 0 {
+		s.w.kick(s.w.syncNow)
+	} else if err := s.w.c.store.UpdateShardInfo(ctx, checkpoint.Lease{Key: s.id, ChildShardIDs: childIDs}); err != nil && ctx.Err() == nil {
+		s.log.Warn("recording the child shards on the lease failed", "error", err)
+	}
+
+	s.setDelivered(checkpoint.PositionShardEnd)
+	if !s.retry("ShardEnded", func() error {
+		return p.ShardEnded(ctx, ShardEndedInput{ShardID: s.id, ChildShardIDs: childIDs, Checkpointer: s.cp})
+	}) {
+		return false
+	}
+	for attempt := 1; ; attempt++ {
+		err := s.writeCheckpoint(ctx, checkpoint.PositionShardEnd, false)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		delay := backoff(attempt, 100*time.Millisecond, s.w.opts.MaxRetryBackoff)
+		s.log.Warn("checkpointing SHARD_END failed; retrying", "attempt", attempt, "error", err)
+		if !sleep(ctx, delay) {
+			return false
+		}
+	}
+	s.log.Info("shard ended", "children", childIDs)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.w.opts.ShutdownTimeout)
+	defer cancel()
+	s.release(rctx)
+	s.w.shardEnded.fire()
+	return true
+}
+
+// otherParentsLeased reports whether every parent of child other than this shard has a
+// lease; done reports that the shard's ctx ended.
+func (s *shard) otherParentsLeased(child types.ChildShard) (ok, done bool) {
+	for _, p := range child.ParentShards {
+		if p == s.id {
+			continue
+		}
+		for attempt := 1; ; attempt++ {
+			_, err := s.w.c.store.GetLease(s.ctx, p)
+			if err == nil {
+				break
+			}
+			if errors.Is(err, checkpoint.ErrLeaseNotFound) {
+				return false, false
+			}
+			if s.ctx.Err() != nil {
+				return false, true
+			}
+			s.log.Warn("reading the other parent's lease failed; retrying", "parent", p, "error", err)
+			if !sleep(s.ctx, backoff(attempt, 100*time.Millisecond, s.w.opts.MaxRetryBackoff)) {
+				return false, true
+			}
+		}
+	}
+	return true, false
+}
+
+// syncUntilDone runs a shard sync until it succeeds; false when the shard's ctx ended.
+func (s *shard) syncUntilDone() bool {
+	for attempt := 1; ; attempt++ {
+		err := s.w.syncShards(s.ctx)
+		if err == nil {
+			return true
+		}
+		if s.ctx.Err() != nil {
+			return false
+		}
+		s.log.Warn("shard sync at the shard's end failed; retrying", "error", err)
+		if !sleep(s.ctx, backoff(attempt, 100*time.Millisecond, s.w.opts.MaxRetryBackoff)) {
+			return false
+		}
+	}
+}

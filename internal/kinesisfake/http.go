@@ -1,0 +1,436 @@
+package kinesisfake
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go"
+)
+
+// targetPrefix is the X-Amz-Target prefix of Kinesis operations.
+const targetPrefix = "Kinesis_20131202."
+
+var requestIDs atomic.Uint64
+
+// Handler serves the fake's operations over the Kinesis JSON 1.1 protocol
+// (POST with X-Amz-Target: Kinesis_20131202.<Operation>, base64 blobs, epoch
+// seconds timestamps, errors as {"__type","message"} with status 400 and an
+// x-amzn-ErrorType header), so a real *kinesis.Client can use the fake: serve it
+// with httptest.NewServer and point the client's BaseEndpoint at the server's
+// URL, with any static credentials (signatures are not checked). Unsupported
+// operations fail with UnknownOperationException.
+func (k *Kinesis) Handler() http.Handler { return http.HandlerFunc(k.serveHTTP) }
+
+func (k *Kinesis) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		writeError(w, http.StatusMethodNotAllowed, "UnknownOperationException", "only POST is supported")
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "SerializationException", err.Error())
+		return
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	target := r.Header.Get("X-Amz-Target")
+	op, ok := strings.CutPrefix(target, targetPrefix)
+	if !ok {
+		writeError(w, http.StatusBadRequest, "UnknownOperationException", fmt.Sprintf("unknown X-Amz-Target %q", target))
+		return
+	}
+	h := httpOps[op]
+	if h == nil {
+		writeError(w, http.StatusBadRequest, "UnknownOperationException", fmt.Sprintf("operation %s is not supported by kinesisfake", op))
+		return
+	}
+	out, err := h(k, r.Context(), body)
+	if err != nil {
+		writeAPIError(w, err)
+		return
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "InternalFailure", err.Error())
+		return
+	}
+	setHeaders(w)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	_, _ = w.Write(b)
+}
+
+func setHeaders(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("x-amzn-RequestId", fmt.Sprintf("kinesisfake-%d", requestIDs.Add(1)))
+}
+
+func writeAPIError(w http.ResponseWriter, err error) {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		status := http.StatusBadRequest
+		if ae.ErrorFault() == smithy.FaultServer {
+			status = http.StatusInternalServerError
+		}
+		writeError(w, status, ae.ErrorCode(), ae.ErrorMessage())
+		return
+	}
+	if errors.Is(err, errDecode) {
+		writeError(w, http.StatusBadRequest, "SerializationException", err.Error())
+		return
+	}
+	writeError(w, http.StatusInternalServerError, "InternalFailure", err.Error())
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	setHeaders(w)
+	w.Header().Set("x-amzn-ErrorType", code)
+	w.WriteHeader(status)
+	b, _ := json.Marshal(struct {
+		Type    string `json:"__type"`
+		Message string `json:"message"`
+	}{code, msg})
+	_, _ = w.Write(b)
+}
+
+var errDecode = errors.New("kinesisfake: cannot decode request body")
+
+func decode(body []byte, v any) error {
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("%w: %v", errDecode, err)
+	}
+	return nil
+}
+
+// epoch is a timestamp in the JSON protocol's epoch-seconds form.
+type epoch struct{ time.Time }
+
+func newEpoch(t *time.Time) *epoch {
+	if t == nil {
+		return nil
+	}
+	return &epoch{*t}
+}
+
+func (e *epoch) ptr() *time.Time {
+	if e == nil {
+		return nil
+	}
+	return &e.Time
+}
+
+func (e epoch) MarshalJSON() ([]byte, error) {
+	ms := e.UnixMilli()
+	return []byte(strconv.FormatFloat(float64(ms)/1000, 'f', 3, 64)), nil
+}
+
+func (e *epoch) UnmarshalJSON(b []byte) error {
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return fmt.Errorf("timestamp %s: want epoch seconds", b)
+	}
+	e.Time = time.UnixMilli(int64(math.Round(f * 1000)))
+	return nil
+}
+
+type httpOp func(k *Kinesis, ctx context.Context, body []byte) (any, error)
+
+var httpOps map[string]httpOp
+
+func init() {
+	httpOps = map[string]httpOp{
+		"CreateStream": func(k *Kinesis, ctx context.Context, body []byte) (any, error) {
+			var in kinesis.CreateStreamInput
+			if err := decode(body, &in); err != nil {
+				return nil, err
+			}
+			_, err := k.CreateStream(ctx, &in)
+			return struct{}{}, err
+		},
+		"DeleteStream": func(k *Kinesis, ctx context.Context, body []byte) (any, error) {
+			var in kinesis.DeleteStreamInput
+			if err := decode(body, &in); err != nil {
+				return nil, err
+			}
+			_, err := k.DeleteStream(ctx, &in)
+			return struct{}{}, err
+		},
+		"DescribeStream": func(k *Kinesis, ctx context.Context, body []byte) (any, error) {
+			var in kinesis.DescribeStreamInput
+			if err := decode(body, &in); err != nil {
+				return nil, err
+			}
+			out, err := k.DescribeStream(ctx, &in)
+			if err != nil {
+				return nil, err
+			}
+			d := out.StreamDescription
+			shards := make([]jsonShard, len(d.Shards))
+			for i, s := range d.Shards {
+				shards[i] = toJSONShard(s)
+			}
+			return map[string]any{"StreamDescription": jsonStreamDescription{
+				StreamName: d.StreamName, StreamARN: d.StreamARN, StreamStatus: d.StreamStatus,
+				StreamModeDetails: d.StreamModeDetails, RetentionPeriodHours: d.RetentionPeriodHours,
+				StreamCreationTimestamp: newEpoch(d.StreamCreationTimestamp), EncryptionType: d.EncryptionType,
+				EnhancedMonitoring: d.EnhancedMonitoring, HasMoreShards: d.HasMoreShards, Shards: shards,
+			}}, nil
+		},
+		"DescribeStreamSummary": func(k *Kinesis, ctx context.Context, body []byte) (any, error) {
+			var in kinesis.DescribeStreamSummaryInput
+			if err := decode(body, &in); err != nil {
+				return nil, err
+			}
+			out, err := k.DescribeStreamSummary(ctx, &in)
+			if err != nil {
+				return nil, err
+			}
+			d := out.StreamDescriptionSummary
+			return map[string]any{"StreamDescriptionSummary": jsonStreamSummary{
+				StreamName: d.StreamName, StreamARN: d.StreamARN, StreamId: d.StreamId, StreamStatus: d.StreamStatus,
+				StreamModeDetails: d.StreamModeDetails, RetentionPeriodHours: d.RetentionPeriodHours,
+				StreamCreationTimestamp: newEpoch(d.StreamCreationTimestamp), EncryptionType: d.EncryptionType,
+				EnhancedMonitoring: d.EnhancedMonitoring, OpenShardCount: d.OpenShardCount,
+				ConsumerCount: d.ConsumerCount, MaxRecordSizeInKiB: d.MaxRecordSizeInKiB,
+			}}, nil
+		},
+		"ListStreams": func(k *Kinesis, ctx context.Context, body []byte) (any, error) {
+			var in kinesis.ListStreamsInput
+			if err := decode(body, &in); err != nil {
+				return nil, err
+			}
+			out, err := k.ListStreams(ctx, &in)
+			if err != nil {
+				return nil, err
+			}
+			sums := make([]jsonStreamSummaryItem, len(out.StreamSummaries))
+			for i, s := range out.StreamSummaries {
+				sums[i] = jsonStreamSummaryItem{StreamName: s.StreamName, StreamARN: s.StreamARN, StreamStatus: s.StreamStatus,
+					StreamModeDetails: s.StreamModeDetails, StreamCreationTimestamp: newEpoch(s.StreamCreationTimestamp)}
+			}
+			return struct {
+				StreamNames     []string
+				HasMoreStreams  *bool
+				NextToken       *string `json:",omitempty"`
+				StreamSummaries []jsonStreamSummaryItem
+			}{out.StreamNames, out.HasMoreStreams, out.NextToken, sums}, nil
+		},
+		"ListShards": func(k *Kinesis, ctx context.Context, body []byte) (any, error) {
+			var in struct {
+				kinesis.ListShardsInput
+				ShardFilter *struct {
+					Type      types.ShardFilterType
+					ShardId   *string
+					Timestamp *epoch
+				}
+				StreamCreationTimestamp *epoch
+			}
+			if err := decode(body, &in); err != nil {
+				return nil, err
+			}
+			if f := in.ShardFilter; f != nil {
+				in.ListShardsInput.ShardFilter = &types.ShardFilter{Type: f.Type, ShardId: f.ShardId, Timestamp: f.Timestamp.ptr()}
+			}
+			in.ListShardsInput.StreamCreationTimestamp = in.StreamCreationTimestamp.ptr()
+			out, err := k.ListShards(ctx, &in.ListShardsInput)
+			if err != nil {
+				return nil, err
+			}
+			shards := make([]jsonShard, len(out.Shards))
+			for i, s := range out.Shards {
+				shards[i] = toJSONShard(s)
+			}
+			return struct {
+				Shards    []jsonShard
+				NextToken *string `json:",omitempty"`
+			}{shards, out.NextToken}, nil
+		},
+		"PutRecord": func(k *Kinesis, ctx context.Context, body []byte) (any, error) {
+			var in kinesis.PutRecordInput
+			if err := decode(body, &in); err != nil {
+				return nil, err
+			}
+			out, err := k.PutRecord(ctx, &in)
+			if err != nil {
+				return nil, err
+			}
+			return struct {
+				SequenceNumber, ShardId *string
+				EncryptionType          types.EncryptionType
+			}{out.SequenceNumber, out.ShardId, out.EncryptionType}, nil
+		},
+		"PutRecords": func(k *Kinesis, ctx context.Context, body []byte) (any, error) {
+			var in kinesis.PutRecordsInput
+			if err := decode(body, &in); err != nil {
+				return nil, err
+			}
+			out, err := k.PutRecords(ctx, &in)
+			if err != nil {
+				return nil, err
+			}
+			type entry struct {
+				SequenceNumber *string `json:",omitempty"`
+				ShardId        *string `json:",omitempty"`
+				ErrorCode      *string `json:",omitempty"`
+				ErrorMessage   *string `json:",omitempty"`
+			}
+			recs := make([]entry, len(out.Records))
+			for i, r := range out.Records {
+				recs[i] = entry{r.SequenceNumber, r.ShardId, r.ErrorCode, r.ErrorMessage}
+			}
+			return struct {
+				FailedRecordCount *int32
+				Records           []entry
+				EncryptionType    types.EncryptionType
+			}{out.FailedRecordCount, recs, out.EncryptionType}, nil
+		},
+		"GetShardIterator": func(k *Kinesis, ctx context.Context, body []byte) (any, error) {
+			var in struct {
+				kinesis.GetShardIteratorInput
+				Timestamp *epoch
+			}
+			if err := decode(body, &in); err != nil {
+				return nil, err
+			}
+			in.GetShardIteratorInput.Timestamp = in.Timestamp.ptr()
+			out, err := k.GetShardIterator(ctx, &in.GetShardIteratorInput)
+			if err != nil {
+				return nil, err
+			}
+			return struct{ ShardIterator *string }{out.ShardIterator}, nil
+		},
+		"GetRecords": func(k *Kinesis, ctx context.Context, body []byte) (any, error) {
+			var in kinesis.GetRecordsInput
+			if err := decode(body, &in); err != nil {
+				return nil, err
+			}
+			out, err := k.GetRecords(ctx, &in)
+			if err != nil {
+				return nil, err
+			}
+			type rec struct {
+				SequenceNumber              *string
+				ApproximateArrivalTimestamp *epoch
+				Data                        []byte
+				PartitionKey                *string
+				EncryptionType              types.EncryptionType `json:",omitempty"`
+			}
+			type child struct {
+				ShardId      *string
+				ParentShards []string
+				HashKeyRange *types.HashKeyRange
+			}
+			recs := make([]rec, len(out.Records))
+			for i, r := range out.Records {
+				recs[i] = rec{r.SequenceNumber, newEpoch(r.ApproximateArrivalTimestamp), r.Data, r.PartitionKey, r.EncryptionType}
+			}
+			var kids []child
+			for _, c := range out.ChildShards {
+				kids = append(kids, child{c.ShardId, c.ParentShards, c.HashKeyRange})
+			}
+			return struct {
+				Records            []rec
+				NextShardIterator  *string `json:",omitempty"`
+				MillisBehindLatest *int64
+				ChildShards        []child `json:",omitempty"`
+			}{recs, out.NextShardIterator, out.MillisBehindLatest, kids}, nil
+		},
+		"SplitShard": func(k *Kinesis, ctx context.Context, body []byte) (any, error) {
+			var in kinesis.SplitShardInput
+			if err := decode(body, &in); err != nil {
+				return nil, err
+			}
+			_, err := k.SplitShard(ctx, &in)
+			return struct{}{}, err
+		},
+		"MergeShards": func(k *Kinesis, ctx context.Context, body []byte) (any, error) {
+			var in kinesis.MergeShardsInput
+			if err := decode(body, &in); err != nil {
+				return nil, err
+			}
+			_, err := k.MergeShards(ctx, &in)
+			return struct{}{}, err
+		},
+		"UpdateShardCount": func(k *Kinesis, ctx context.Context, body []byte) (any, error) {
+			var in kinesis.UpdateShardCountInput
+			if err := decode(body, &in); err != nil {
+				return nil, err
+			}
+			out, err := k.UpdateShardCount(ctx, &in)
+			if err != nil {
+				return nil, err
+			}
+			return struct {
+				CurrentShardCount, TargetShardCount *int32
+				StreamName, StreamARN               *string
+			}{out.CurrentShardCount, out.TargetShardCount, out.StreamName, out.StreamARN}, nil
+		},
+	}
+}
+
+type jsonShard struct {
+	ShardId               *string
+	ParentShardId         *string `json:",omitempty"`
+	AdjacentParentShardId *string `json:",omitempty"`
+	HashKeyRange          *types.HashKeyRange
+	SequenceNumberRange   *jsonSeqRange
+}
+
+type jsonSeqRange struct {
+	StartingSequenceNumber *string
+	EndingSequenceNumber   *string `json:",omitempty"`
+}
+
+func toJSONShard(s types.Shard) jsonShard {
+	return jsonShard{
+		ShardId: s.ShardId, ParentShardId: s.ParentShardId, AdjacentParentShardId: s.AdjacentParentShardId,
+		HashKeyRange: s.HashKeyRange,
+		SequenceNumberRange: &jsonSeqRange{
+			StartingSequenceNumber: s.SequenceNumberRange.StartingSequenceNumber,
+			EndingSequenceNumber:   s.SequenceNumberRange.EndingSequenceNumber,
+		},
+	}
+}
+
+type jsonStreamDescription struct {
+	StreamName, StreamARN   *string
+	StreamStatus            types.StreamStatus
+	StreamModeDetails       *types.StreamModeDetails
+	RetentionPeriodHours    *int32
+	StreamCreationTimestamp *epoch
+	EncryptionType          types.EncryptionType
+	EnhancedMonitoring      []types.EnhancedMetrics
+	HasMoreShards           *bool
+	Shards                  []jsonShard
+}
+
+type jsonStreamSummary struct {
+	StreamName, StreamARN, StreamId *string
+	StreamStatus                    types.StreamStatus
+	StreamModeDetails               *types.StreamModeDetails
+	RetentionPeriodHours            *int32
+	StreamCreationTimestamp         *epoch
+	EncryptionType                  types.EncryptionType
+	EnhancedMonitoring              []types.EnhancedMetrics
+	OpenShardCount, ConsumerCount   *int32
+	MaxRecordSizeInKiB              *int32
+}
+
+type jsonStreamSummaryItem struct {
+	StreamName, StreamARN   *string
+	StreamStatus            types.StreamStatus
+	StreamModeDetails       *types.StreamModeDetails
+	StreamCreationTimestamp *epoch
+}

@@ -1,0 +1,456 @@
+package producer
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
+	"github.com/kinesis-go/kinesis/aggregation"
+)
+
+// Client is the part of *kinesis.Client the producer uses; *kinesis.Client satisfies
+// it. The producer owns retries: it calls PutRecords, ListShards and
+// DescribeStreamSummary with the SDK retryer turned off (aws.NopRetryer), so that the
+// two layers do not multiply attempts.
+type Client interface {
+	PutRecords(ctx context.Context, params *kinesis.PutRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error)
+	ListShards(ctx context.Context, params *kinesis.ListShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error)
+	DescribeStreamSummary(ctx context.Context, params *kinesis.DescribeStreamSummaryInput, optFns ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error)
+}
+
+// noRetry turns the SDK retryer off for one call: the producer retries itself.
+func noRetry(o *kinesis.Options) { o.Retryer = aws.NopRetryer{} }
+
+// Producer writes user records to one Kinesis data stream. Create it with New; it is
+// safe for concurrent use. See the package documentation for the pipeline.
+type Producer struct {
+	client Client
+	stream string
+	opts   Options
+	log    *slog.Logger
+	base   time.Time // p.now() is nanoseconds since base (monotonic)
+
+	linger int64 // RecordMaxBufferedTime in ns
+	ttl    int64 // RecordTTL in ns
+
+	// Shard map: swapped atomically, read by every Put.
+	smap      atomic.Pointer[shardMap]
+	mapMu     sync.Mutex
+	pending   []*urec           // put before the first shard map, guarded by mapMu
+	registry  map[string]*shard // every shard ever mapped, guarded by mapMu
+	parked    []parkedKrec      // written to an unexpected shard, guarded by mapMu
+	refreshCh chan struct{}     // asks the mapper for a refresh (capacity 1)
+	streamARN atomic.Pointer[string]
+
+	// maxRecord is the stream's max record size, 0 until DescribeStreamSummary
+	// answered (or failed: then 1 MiB); summaryDone is closed then.
+	maxRecord   atomic.Int64
+	summaryDone chan struct{}
+
+	budget   *budget
+	epochs   *epochs
+	flushing atomic.Int32 // Flush calls in progress: send everything at once
+	aborting atomic.Bool  // Close's context ended: fail everything
+	abortErr error        // set before aborting
+	closing  chan struct{}
+	closeMu  sync.Mutex
+	closed   bool
+	closeRes chan struct{} // closed when Close has finished
+
+	lingerQ *lingerQueue
+	enc     *encodeQueue
+	disp    *dispatcher
+	deliv   *deliverer
+
+	runCtx    context.Context // cancelled when the producer stops (or aborts)
+	cancelRun context.CancelFunc
+	stop      chan struct{}
+	wg        sync.WaitGroup
+
+	urecs   sync.Pool
+	krecs   sync.Pool
+	bufs    sync.Pool
+	metrics *metrics
+	stats   counters
+}
+
+// New returns a Producer for streamName that sends through client. It validates the
+// options (errors wrap ErrInvalidOptions) and starts the pipeline's goroutines; it
+// does not call Kinesis. The shard map (ListShards) and the stream's max record size
+// (DescribeStreamSummary) are loaded in the background, each call bounded by
+// RequestTimeout and retried with backoff; records put meanwhile wait in the buffer
+// and are aggregated for their shards once the map arrives (subject to RecordTTL).
+// Call Close to flush and stop.
+func New(client Client, streamName string, optFns ...func(*Options)) (*Producer, error) {
+	if client == nil {
+		return nil, fmt.Errorf("%w: nil Client", ErrInvalidOptions)
+	}
+	if streamName == "" {
+		return nil, fmt.Errorf("%w: empty stream name", ErrInvalidOptions)
+	}
+	var opts Options
+	for _, fn := range optFns {
+		fn(&opts)
+	}
+	if err := opts.resolve(); err != nil {
+		return nil, err
+	}
+	p := &Producer{
+		client:      client,
+		stream:      streamName,
+		opts:        opts,
+		log:         opts.Logger.With("stream", streamName),
+		base:        time.Now(),
+		linger:      int64(opts.RecordMaxBufferedTime),
+		ttl:         int64(opts.RecordTTL),
+		registry:    make(map[string]*shard),
+		refreshCh:   make(chan struct{}, 1),
+		summaryDone: make(chan struct{}),
+		budget:      newBudget(int64(opts.MaxBufferedRecords), opts.MaxBufferedBytes),
+		epochs:      newEpochs(),
+		closing:     make(chan struct{}),
+		closeRes:    make(chan struct{}),
+		stop:        make(chan struct{}),
+	}
+	p.urecs.New = func() any { return new(urec) }
+	p.krecs.New = func() any { return new(krec) }
+	p.bufs.New = func() any { return new(aggBuf) }
+	m, err := newMetrics(p)
+	if err != nil {
+		return nil, err
+	}
+	p.metrics = m
+	p.runCtx, p.cancelRun = context.WithCancel(context.Background())
+	p.lingerQ = newLingerQueue()
+	p.enc = newEncodeQueue()
+	p.disp = newDispatcher(p)
+	p.deliv = newDeliverer(p)
+
+	encoders := min(runtime.GOMAXPROCS(0), 4)
+	p.wg.Add(4 + encoders)
+	go p.runMapper()
+	go p.runLinger()
+	go p.disp.run()
+	go p.deliv.run()
+	for range encoders {
+		go p.runEncoder()
+	}
+	return p, nil
+}
+
+// now is the producer's monotonic clock in nanoseconds.
+func (p *Producer) now() int64 { return int64(time.Since(p.base)) }
+
+// Put buffers r for sending and returns; done is called exactly once with the
+// record's result, from the producer's callback goroutine (see the package
+// documentation: callbacks run serially and must not block, nor call Put, PutSync,
+// Flush or Close). done may be nil.
+//
+// Put blocks only while the buffer is full (Options.MaxBufferedRecords and
+// MaxBufferedBytes), or, for a record above 1 MiB, until the stream's max record size
+// is known. It returns an error, and done is not called, when r is invalid (wrapping
+// ErrInvalidRecord), after Close (ErrClosed), or when ctx ends while it waits (ctx's
+// error); nothing is buffered then.
+func (p *Producer) Put(ctx context.Context, r Record, done func(Result, error)) error {
+	if p.epochs.cur.Load().closed {
+		return ErrClosed
+	}
+	hash, err := p.validate(ctx, &r)
+	if err != nil {
+		return err
+	}
+	charge := int64(len(r.Data)+len(r.PartitionKey)+len(r.ExplicitHashKey)) + RecordOverhead
+	if err := p.budget.acquire(ctx, charge, p.closing); err != nil {
+		return err
+	}
+	ep := p.epochs.enter()
+	if ep == nil {
+		p.budget.release(1, charge)
+		return ErrClosed
+	}
+	u := p.urecs.Get().(*urec)
+	u.rec = r
+	u.hash = hash
+	u.done = done
+	u.arrival = p.now()
+	u.charge = charge
+	u.ep = ep
+	p.route(u, true)
+	return nil
+}
+
+// PutSync puts r and waits for its result. If ctx ends first it returns ctx's error;
+// the record may still be written later. It waits up to RecordMaxBufferedTime for
+// other records to share the request; call Flush from another goroutine to cut that.
+func (p *Producer) PutSync(ctx context.Context, r Record) (Result, error) {
+	type outcome struct {
+		res Result
+		err error
+	}
+	ch := make(chan outcome, 1)
+	if err := p.Put(ctx, r, func(res Result, err error) { ch <- outcome{res, err} }); err != nil {
+		return Result{}, err
+	}
+	select {
+	case o := <-ch:
+		return o.res, o.err
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
+}
+
+// validate checks r against what Kinesis accepts and returns its hash key.
+func (p *Producer) validate(ctx context.Context, r *Record) (aggregation.Hash128, error) {
+	pk := r.PartitionKey
+	switch {
+	case pk == "":
+		return aggregation.Hash128{}, &InvalidRecordError{Field: "PartitionKey", Reason: "empty; it must have 1 to 256 Unicode characters"}
+	case len(pk) > maxPartitionKeyLen && utf8.RuneCountInString(pk) > maxPartitionKeyLen:
+		return aggregation.Hash128{}, &InvalidRecordError{Field: "PartitionKey",
+			Reason: fmt.Sprintf("%d characters; at most %d are allowed", utf8.RuneCountInString(pk), maxPartitionKeyLen)}
+	case !utf8.ValidString(pk):
+		// The SDK would replace invalid bytes, and Kinesis hash another key than the
+		// one the producer predicts the shard with.
+		return aggregation.Hash128{}, &InvalidRecordError{Field: "PartitionKey", Reason: "not valid UTF-8"}
+	}
+	if size := len(r.Data) + len(pk); size > defaultMaxRecord {
+		limit, err := p.maxRecordSize(ctx)
+		if err != nil {
+			return aggregation.Hash128{}, err
+		}
+		if int64(size) > limit {
+			return aggregation.Hash128{}, &InvalidRecordError{Field: "Data",
+				Reason: fmt.Sprintf("data plus partition key is %d bytes; the stream's max record size is %d bytes", size, limit)}
+		}
+	}
+	if r.ExplicitHashKey != "" {
+		h, err := aggregation.ParseHash128(r.ExplicitHashKey)
+		if err != nil {
+			return h, &InvalidRecordError{Field: "ExplicitHashKey", Reason: "must be a decimal integer in 0..2^128-1", Err: err}
+		}
+		return h, nil
+	}
+	return aggregation.HashKey(pk), nil
+}
+
+// maxRecordSize waits for the first DescribeStreamSummary answer.
+func (p *Producer) maxRecordSize(ctx context.Context) (int64, error) {
+	select {
+	case <-p.summaryDone:
+		return p.maxRecord.Load(), nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-p.closing:
+		return 0, ErrClosed
+	}
+}
+
+// route hands u to the aggregator of its predicted shard, or to the pending list while
+// no shard map is known. received says whether u is new (counted in the stats).
+func (p *Producer) route(u *urec, received bool) {
+	for {
+		m := p.smap.Load()
+		if m == nil {
+			p.mapMu.Lock()
+			if p.smap.Load() == nil {
+				if p.aborting.Load() {
+					p.mapMu.Unlock()
+					p.failRecs([]*urec{u}, p.abortErr)
+					return
+				}
+				p.pending = append(p.pending, u)
+				if received {
+					p.stats.pendingReceived++
+				}
+				p.mapMu.Unlock()
+				return
+			}
+			p.mapMu.Unlock()
+			continue
+		}
+		if p.addToShard(m.lookup(u.hash), u, received, false) {
+			return
+		}
+		// The shard was retired by a new map: look again.
+	}
+}
+
+// addToShard adds u to s's current aggregate and sends the aggregate on when it is
+// full, or at once when a Flush waits for u (unless rerouting: the caller sends the
+// shards it touched afterwards). It returns false when s was retired. received says
+// whether u is new (counted in the stats).
+func (p *Producer) addToShard(s *shard, u *urec, received, rerouting bool) bool {
+	var out [2]*aggBuf
+	n := 0
+	newDeadline := false
+	s.mu.Lock()
+	if s.retired {
+		s.mu.Unlock()
+		return false
+	}
+	if p.aborting.Load() {
+		s.mu.Unlock()
+		p.failRecs([]*urec{u}, p.abortErr)
+		return true
+	}
+	if received {
+		s.received++
+	}
+	if b := s.cur; b != nil && !p.addTo(b, u) {
+		out[n] = s.takeCur()
+		n++
+	}
+	if s.cur == nil {
+		b := p.newBuf(s, u.arrival)
+		if p.addTo(b, u) {
+			s.cur = b
+			newDeadline = true
+		} else {
+			// Too big to aggregate: it goes alone, after what was buffered before it.
+			b.plain = true
+			b.recs = append(b.recs, u)
+			b.seq = s.nextSeq()
+			out[n] = b
+			n++
+		}
+	}
+	if s.cur != nil && !rerouting && (p.linger == 0 || p.flushing.Load() > 0 && u.ep != p.epochs.cur.Load()) {
+		out[n] = s.takeCur()
+		n++
+		newDeadline = false
+	}
+	var item lingerItem
+	if newDeadline {
+		item = lingerItem{shard: s, buf: s.cur, gen: s.cur.gen, deadline: s.cur.deadline}
+	}
+	s.mu.Unlock()
+
+	for _, b := range out[:n] {
+		p.enc.push(b)
+	}
+	if newDeadline {
+		p.lingerQ.push(item)
+	}
+	return true
+}
+
+// failRecs delivers err as the result of recs (not part of any Kinesis record yet).
+func (p *Producer) failRecs(recs []*urec, err error) {
+	if len(recs) == 0 {
+		return
+	}
+	k := p.krecs.Get().(*krec)
+	k.recs = append(k.spare[:0], recs...)
+	k.spare = nil
+	p.fail(k, err)
+}
+
+// sweep sends every shard's current aggregate on now (Flush), or fails it (abort).
+func (p *Producer) sweep() {
+	m := p.smap.Load()
+	if m == nil {
+		return
+	}
+	for _, s := range m.shards {
+		s.mu.Lock()
+		b := s.takeCur()
+		s.mu.Unlock()
+		if b != nil {
+			p.enc.push(b)
+		}
+	}
+}
+
+// Flush sends everything buffered at once (partial aggregates and requests, without
+// waiting for RecordMaxBufferedTime; rate limits and retry backoff still apply) and
+// waits until every record put before the call has its result delivered (its callback
+// returned), or ctx ends. Records put during the Flush are sent at once too. It returns
+// ErrClosed after Close.
+func (p *Producer) Flush(ctx context.Context) error {
+	eps := p.epochs.seal(false)
+	if eps == nil {
+		return ErrClosed
+	}
+	p.flushing.Add(1)
+	defer p.flushing.Add(-1)
+	p.sweep()
+	p.disp.kick()
+	return waitEpochs(ctx, eps)
+}
+
+// Close flushes (see Flush) and stops the producer: Put then fails with ErrClosed. If
+// ctx ends before every record has its result, the records not written yet fail with
+// an error wrapping ErrClosed (each still gets exactly one result; one already sent may
+// be written anyway), and Close returns ctx's error. Close always waits for the
+// producer's goroutines to stop, including the callbacks still running. Calling it
+// again waits for the first call and returns nil.
+func (p *Producer) Close(ctx context.Context) error {
+	p.closeMu.Lock()
+	if p.closed {
+		p.closeMu.Unlock()
+		<-p.closeRes
+		return nil
+	}
+	p.closed = true
+	p.closeMu.Unlock()
+	defer close(p.closeRes)
+
+	eps := p.epochs.seal(true)
+	close(p.closing) // wakes Puts blocked on the buffer
+	p.flushing.Add(1)
+	p.sweep()
+	p.disp.kick()
+	err := waitEpochs(ctx, eps)
+	if err != nil {
+		p.abort(fmt.Errorf("%w: Close returned before the record was written: %w", ErrClosed, err))
+		_ = waitEpochs(context.Background(), eps)
+	}
+	close(p.stop)
+	p.cancelRun()
+	p.lingerQ.stop()
+	p.enc.stop()
+	p.disp.kick()
+	p.deliv.kick()
+	p.wg.Wait()
+	p.metrics.close()
+	return err
+}
+
+// abort fails every record the pipeline holds with err (wrapping ErrClosed).
+func (p *Producer) abort(err error) {
+	p.abortErr = err
+	p.aborting.Store(true)
+	p.cancelRun() // in-flight PutRecords calls end; their records fail
+	// Records waiting for the shard map or a refresh.
+	p.mapMu.Lock()
+	pending := p.pending
+	p.pending = nil
+	parked := p.parked
+	p.parked = nil
+	p.mapMu.Unlock()
+	p.failRecs(pending, err)
+	for _, pk := range parked {
+		p.fail(pk.k, err)
+	}
+	// Aggregates being filled: the encoders fail what they get while aborting.
+	if m := p.smap.Load(); m != nil {
+		for _, s := range m.shards {
+			s.mu.Lock()
+			b := s.takeCur()
+			s.mu.Unlock()
+			if b != nil {
+				p.enc.push(b)
+			}
+		}
+	}
+	p.enc.kick()
+	p.disp.kick()
+}

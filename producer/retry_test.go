@@ -1,0 +1,454 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/smithy-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kinesis-go/kinesis/aggregation"
+)
+
+// putAll puts n test records and waits for every result.
+func putAll(t *testing.T, p *Producer, n int) []outcome {
+	t.Helper()
+	c := newCollector()
+	for i := range n {
+		require.NoError(t, p.Put(context.Background(), Record{PartitionKey: testKey(i), Data: testData(i)}, c.done(i)))
+	}
+	require.NoError(t, p.Flush(context.Background()))
+	return c.exactlyOnce(t, n)
+}
+
+func TestEntryFailuresAreRetried(t *testing.T) {
+	for _, code := range []string{"ProvisionedThroughputExceededException", "InternalFailure", "KMSThrottlingException"} {
+		t.Run(code, func(t *testing.T) {
+			f := newFakeKinesis("s", 4)
+			var mu sync.Mutex
+			rng := rand.New(rand.NewPCG(1, 2))
+			f.putHook = func(call int, in *kinesis.PutRecordsInput) ([]string, error) {
+				if call > 6 {
+					return nil, nil
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				codes := make([]string, len(in.Records))
+				for i := range codes {
+					if rng.IntN(2) == 0 {
+						codes[i] = code
+					}
+				}
+				return codes, nil
+			}
+			p := newTestProducer(t, f, quiet, func(o *Options) { o.DisableAggregation = true })
+			out := putAll(t, p, 500)
+			retried := 0
+			for i, o := range out {
+				require.NoError(t, o.err, "record %d", i)
+				last := o.res.Attempts[len(o.res.Attempts)-1]
+				assert.True(t, last.Succeeded())
+				for _, a := range o.res.Attempts[:len(o.res.Attempts)-1] {
+					assert.Equal(t, code, a.ErrorCode)
+					assert.False(t, a.Ambiguous, "an entry failure did not write the record")
+					retried++
+				}
+			}
+			assert.Positive(t, retried)
+			checkWritten(t, f, 500, nil) // entry failures are never written: no duplicate
+			assert.Positive(t, p.Stats().ErrorsByCode[code])
+		})
+	}
+}
+
+func TestCallFailuresAreRetried(t *testing.T) {
+	for name, fault := range map[string]error{
+		"500":        apiError("InternalFailure", "boom", smithy.FaultServer),
+		"503":        apiError("ServiceUnavailable", "busy", smithy.FaultServer),
+		"throttling": apiError("LimitExceededException", "slow down", smithy.FaultClient),
+		"timeout":    fmt.Errorf("operation error Kinesis: PutRecords: %w", context.DeadlineExceeded),
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFakeKinesis("s", 2)
+			f.putHook = func(call int, _ *kinesis.PutRecordsInput) ([]string, error) {
+				if call <= 2 {
+					return nil, fault
+				}
+				return nil, nil
+			}
+			p := newTestProducer(t, f, quiet)
+			out := putAll(t, p, 200)
+			for i, o := range out {
+				require.NoError(t, o.err, "record %d", i)
+			}
+			checkWritten(t, f, 200, nil)
+			assert.GreaterOrEqual(t, f.putCalls(), 3)
+		})
+	}
+}
+
+func TestAmbiguousFailuresMayDuplicateAndSaySo(t *testing.T) {
+	f := newFakeKinesis("s", 2)
+	// The first two calls are written, but the caller sees a timeout.
+	f.afterPut = func(call int) error {
+		if call <= 2 {
+			return fmt.Errorf("read response: %w", context.DeadlineExceeded)
+		}
+		return nil
+	}
+	p := newTestProducer(t, f, quiet, func(o *Options) { o.DisableAggregation = true })
+	out := putAll(t, p, 300)
+	ambiguous := make(map[int]bool)
+	for i, o := range out {
+		require.NoError(t, o.err)
+		for _, a := range o.res.Attempts {
+			if a.Ambiguous {
+				assert.Equal(t, "Timeout", a.ErrorCode)
+				ambiguous[i] = true
+			}
+		}
+	}
+	assert.NotEmpty(t, ambiguous)
+	checkWritten(t, f, 300, func(i int) bool { return ambiguous[i] })
+}
+
+func TestNonRetryableErrorsFailFast(t *testing.T) {
+	for name, tc := range map[string]struct {
+		call  error
+		entry string
+		check func(t *testing.T, err error)
+	}{
+		"stream deleted": {call: apiError("ResourceNotFoundException", "Stream s not found", smithy.FaultClient), check: func(t *testing.T, err error) {
+			var apiErr smithy.APIError
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, "ResourceNotFoundException", apiErr.ErrorCode())
+		}},
+		"validation": {call: apiError("ValidationException", "bad", smithy.FaultClient)},
+		"access denied": {call: apiError("AccessDeniedException", "not authorized", smithy.FaultClient), check: func(t *testing.T, err error) {
+			var ad *AccessDeniedError
+			require.ErrorAs(t, err, &ad)
+			assert.Equal(t, "kinesis:PutRecords", ad.Action)
+			assert.Equal(t, "arn:aws:kinesis:us-east-1:123456789012:stream/s", ad.Resource)
+			assert.ErrorIs(t, err, ErrAccessDenied)
+			assert.Contains(t, err.Error(), "grant kinesis:PutRecords")
+		}},
+		"KMS key disabled": {entry: "KMSDisabledException", check: func(t *testing.T, err error) {
+			var ee *EntryError
+			require.ErrorAs(t, err, &ee)
+			assert.Equal(t, "KMSDisabledException", ee.Code)
+		}},
+		"KMS access denied": {entry: "KMSAccessDeniedException", check: func(t *testing.T, err error) {
+			var ad *AccessDeniedError
+			require.ErrorAs(t, err, &ad)
+			assert.Equal(t, "kms:GenerateDataKey", ad.Action)
+		}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFakeKinesis("s", 2)
+			f.putHook = func(_ int, in *kinesis.PutRecordsInput) ([]string, error) {
+				if tc.call != nil {
+					return nil, tc.call
+				}
+				codes := make([]string, len(in.Records))
+				for i := range codes {
+					codes[i] = tc.entry
+				}
+				return codes, nil
+			}
+			p := newTestProducer(t, f, quiet)
+			start := time.Now()
+			out := putAll(t, p, 50)
+			assert.Less(t, time.Since(start), 5*time.Second, "failed long before the 30 s RecordTTL")
+			for _, o := range out {
+				require.Error(t, o.err)
+				assert.False(t, IsRetryable(o.err))
+				assert.NotErrorIs(t, o.err, ErrRecordExpired)
+				assert.Len(t, o.res.Attempts, 1, "no retry")
+				if tc.check != nil {
+					tc.check(t, o.err)
+				}
+			}
+			assert.EqualValues(t, 50, p.Stats().UserRecordsFailed)
+		})
+	}
+}
+
+func TestExpiryWrapsTheLastCause(t *testing.T) {
+	f := newFakeKinesis("s", 1)
+	f.putHook = func(_ int, in *kinesis.PutRecordsInput) ([]string, error) {
+		codes := make([]string, len(in.Records))
+		for i := range codes {
+			codes[i] = "InternalFailure"
+		}
+		return codes, nil
+	}
+	p := newTestProducer(t, f, quiet, func(o *Options) { o.RecordTTL = 700 * time.Millisecond })
+	start := time.Now()
+	res, err := p.PutSync(context.Background(), Record{PartitionKey: "k", Data: []byte("x")})
+	elapsed := time.Since(start)
+	require.ErrorIs(t, err, ErrRecordExpired)
+	var ee *ExpiredError
+	require.ErrorAs(t, err, &ee)
+	assert.Greater(t, ee.Attempts, 1)
+	var entry *EntryError
+	require.ErrorAs(t, err, &entry, "the expiry wraps the last cause")
+	assert.Equal(t, "InternalFailure", entry.Code)
+	assert.Len(t, res.Attempts, ee.Attempts, "the attempts come with the failure")
+	assert.Less(t, elapsed, 700*time.Millisecond+time.Second)
+	assert.EqualValues(t, 1, p.Stats().UserRecordsExpired)
+}
+
+func TestFailIfThrottled(t *testing.T) {
+	f := newFakeKinesis("s", 1)
+	f.putHook = func(_ int, in *kinesis.PutRecordsInput) ([]string, error) {
+		return []string{"ProvisionedThroughputExceededException"}, nil
+	}
+	p := newTestProducer(t, f, quiet, func(o *Options) { o.FailIfThrottled = true })
+	res, err := p.PutSync(context.Background(), Record{PartitionKey: "k", Data: []byte("x")})
+	var ee *EntryError
+	require.ErrorAs(t, err, &ee)
+	assert.Equal(t, "ProvisionedThroughputExceededException", ee.Code)
+	assert.Len(t, res.Attempts, 1)
+}
+
+func TestThrottledShardBacksOff(t *testing.T) {
+	f := newFakeKinesis("s", 1)
+	var calls atomic.Int32
+	f.putHook = func(_ int, in *kinesis.PutRecordsInput) ([]string, error) {
+		calls.Add(1)
+		codes := make([]string, len(in.Records))
+		for i := range codes {
+			codes[i] = "ProvisionedThroughputExceededException"
+		}
+		return codes, nil
+	}
+	p := newTestProducer(t, f, quiet, func(o *Options) { o.RecordTTL = 1500 * time.Millisecond })
+	_, err := p.PutSync(context.Background(), Record{PartitionKey: "k", Data: []byte("x")})
+	require.ErrorIs(t, err, ErrRecordExpired)
+	// Backing off from 50 ms and doubling, 1.5 s allows about 6 attempts; retrying
+	// at once would make hundreds.
+	assert.Less(t, calls.Load(), int32(12))
+	assert.Greater(t, calls.Load(), int32(2))
+}
+
+func TestBackPressureBlocksPutUntilCtxEnds(t *testing.T) {
+	f := newFakeKinesis("s", 1)
+	gate := make(chan struct{})
+	f.putHook = func(int, *kinesis.PutRecordsInput) ([]string, error) {
+		<-gate
+		return nil, nil
+	}
+	p := newTestProducer(t, f, func(o *Options) {
+		o.MaxBufferedRecords = 10
+		o.RecordMaxBufferedTime = -1
+	})
+	c := newCollector()
+	for i := range 10 {
+		require.NoError(t, p.Put(context.Background(), Record{PartitionKey: testKey(i), Data: testData(i)}, c.done(i)))
+	}
+	assert.EqualValues(t, 10, p.Stats().UserRecordsPending)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error)
+	go func() {
+		errc <- p.Put(ctx, Record{PartitionKey: "blocked", Data: []byte("x")}, func(Result, error) {
+			t.Error("callback of a Put that returned an error")
+		})
+	}()
+	select {
+	case err := <-errc:
+		t.Fatalf("Put returned %v on a full buffer", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	cancel()
+	require.ErrorIs(t, <-errc, context.Canceled)
+	assert.EqualValues(t, 10, p.Stats().UserRecordsPending, "nothing buffered by the cancelled Put")
+
+	close(gate)
+	require.NoError(t, p.Put(context.Background(), Record{PartitionKey: testKey(10), Data: testData(10)}, c.done(10)))
+	require.NoError(t, p.Flush(context.Background()))
+	for _, o := range c.exactlyOnce(t, 11) {
+		require.NoError(t, o.err)
+	}
+}
+
+func TestSlowCallbacksCannotDeadlockFlushOrClose(t *testing.T) {
+	f := newFakeKinesis("s", 2)
+	p, err := New(f, "s", func(o *Options) { o.MaxBufferedRecords = 20 })
+	require.NoError(t, err)
+	release := make(chan struct{})
+	var called atomic.Int32
+	slow := func(Result, error) {
+		called.Add(1)
+		<-release
+	}
+	for i := range 20 {
+		require.NoError(t, p.Put(context.Background(), Record{PartitionKey: testKey(i), Data: testData(i)}, slow))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	assert.ErrorIs(t, p.Flush(ctx), context.DeadlineExceeded, "Flush gives up with its context")
+	// The buffer is full until callbacks return: Put blocks, and its ctx frees it.
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	assert.ErrorIs(t, p.Put(ctx2, Record{PartitionKey: "k"}, nil), context.DeadlineExceeded)
+
+	closed := make(chan error)
+	go func() { closed <- p.Close(context.Background()) }()
+	close(release)
+	require.NoError(t, <-closed)
+	assert.EqualValues(t, 20, called.Load())
+}
+
+func TestCloseWithEndedContextFailsTheRestOnce(t *testing.T) {
+	f := newFakeKinesis("s", 2)
+	f.putHook = func(int, *kinesis.PutRecordsInput) ([]string, error) {
+		return nil, apiError("InternalFailure", "boom", smithy.FaultServer) // keeps retrying
+	}
+	p, err := New(f, "s", quiet)
+	require.NoError(t, err)
+	c := newCollector()
+	for i := range 200 {
+		require.NoError(t, p.Put(context.Background(), Record{PartitionKey: testKey(i), Data: testData(i)}, c.done(i)))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	require.ErrorIs(t, p.Close(ctx), context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 5*time.Second)
+	for _, o := range c.exactlyOnce(t, 200) {
+		require.ErrorIs(t, o.err, ErrClosed)
+	}
+	assert.ErrorIs(t, p.Put(context.Background(), Record{PartitionKey: "k"}, nil), ErrClosed)
+}
+
+func TestCloseDrains(t *testing.T) {
+	f := newFakeKinesis("s", 3)
+	p, err := New(f, "s", func(o *Options) { o.RecordMaxBufferedTime = time.Hour })
+	require.NoError(t, err)
+	c := newCollector()
+	for i := range 1000 {
+		require.NoError(t, p.Put(context.Background(), Record{PartitionKey: testKey(i), Data: testData(i)}, c.done(i)))
+	}
+	require.NoError(t, p.Close(context.Background()))
+	for _, o := range c.exactlyOnce(t, 1000) {
+		require.NoError(t, o.err)
+	}
+	checkWritten(t, f, 1000, nil)
+}
+
+func TestShardMapLoadFailures(t *testing.T) {
+	t.Run("not found fails the waiting records fast", func(t *testing.T) {
+		f := newFakeKinesis("other", 1)
+		p := newTestProducer(t, &renamed{f, "missing"}, quiet)
+		start := time.Now()
+		_, err := p.PutSync(context.Background(), Record{PartitionKey: "k", Data: []byte("x")})
+		var apiErr smithy.APIError
+		require.ErrorAs(t, err, &apiErr)
+		assert.Equal(t, "ResourceNotFoundException", apiErr.ErrorCode())
+		assert.Less(t, time.Since(start), 5*time.Second)
+	})
+	t.Run("a retryable failure expires the records with its cause", func(t *testing.T) {
+		f := newFakeKinesis("s", 1)
+		f.listErr = apiError("LimitExceededException", "slow down", smithy.FaultClient)
+		p := newTestProducer(t, f, quiet, func(o *Options) { o.RecordTTL = 300 * time.Millisecond })
+		_, err := p.PutSync(context.Background(), Record{PartitionKey: "k", Data: []byte("x")})
+		require.ErrorIs(t, err, ErrRecordExpired)
+		var apiErr smithy.APIError
+		require.ErrorAs(t, err, &apiErr)
+		assert.Equal(t, "LimitExceededException", apiErr.ErrorCode())
+	})
+}
+
+// renamed is a client for a stream name the fake does not have.
+type renamed struct {
+	*fakeKinesis
+	name string
+}
+
+func (r *renamed) ListShards(ctx context.Context, in *kinesis.ListShardsInput, o ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error) {
+	cp := *in
+	if cp.StreamName != nil {
+		cp.StreamName = aws.String(r.name)
+	}
+	return r.fakeKinesis.ListShards(ctx, &cp, o...)
+}
+
+func TestShardMapIsPaged(t *testing.T) {
+	f := newFakeKinesis("s", 5)
+	f.pageSize = 2
+	p := newTestProducer(t, f)
+	out := putAll(t, p, 500)
+	for _, o := range out {
+		require.NoError(t, o.err)
+	}
+	assert.Len(t, p.Stats().Shards, 5)
+	checkWritten(t, f, 500, nil)
+}
+
+func TestMaxRecordSizeComesFromTheStream(t *testing.T) {
+	f := newFakeKinesis("s", 1)
+	f.maxKiB = 2048
+	p := newTestProducer(t, f)
+	_, err := p.PutSync(context.Background(), Record{PartitionKey: "k", Data: make([]byte, 1<<20+100)})
+	require.NoError(t, err, "a 2 MiB stream takes a record above 1 MiB")
+	err = p.Put(context.Background(), Record{PartitionKey: "k", Data: make([]byte, 2<<20)}, nil)
+	require.ErrorIs(t, err, ErrInvalidRecord)
+}
+
+func TestRecordsBiggerThanAnAggregateGoAlone(t *testing.T) {
+	f := newFakeKinesis("s", 1)
+	p := newTestProducer(t, f, func(o *Options) { o.AggregationMaxSize = 1000 })
+	c := newCollector()
+	big := Record{PartitionKey: "big", Data: make([]byte, 5000)}
+	require.NoError(t, p.Put(context.Background(), Record{PartitionKey: "a", Data: []byte("small-1")}, c.done(0)))
+	require.NoError(t, p.Put(context.Background(), big, c.done(1)))
+	require.NoError(t, p.Put(context.Background(), Record{PartitionKey: "b", Data: []byte("small-2")}, c.done(2)))
+	require.NoError(t, p.Flush(context.Background()))
+	out := c.exactlyOnce(t, 3)
+	require.NoError(t, out[1].err)
+	assert.False(t, out[1].res.Aggregated)
+	assert.Less(t, out[0].res.SequenceNumber, out[1].res.SequenceNumber, "written in Put order")
+}
+
+func TestIsRetryable(t *testing.T) {
+	for err, want := range map[error]bool{
+		apiError("ProvisionedThroughputExceededException", "", smithy.FaultClient): true,
+		apiError("InternalFailure", "", smithy.FaultServer):                        true,
+		apiError("SomethingNew", "", smithy.FaultServer):                           true,
+		apiError("ValidationException", "", smithy.FaultClient):                    false,
+		apiError("ResourceNotFoundException", "", smithy.FaultClient):              false,
+		apiError("KMSNotFoundException", "", smithy.FaultClient):                   false,
+		&EntryError{Code: "InternalFailure"}:                                       true,
+		&EntryError{Code: "KMSInvalidStateException"}:                              false,
+		context.Canceled:         false,
+		context.DeadlineExceeded: true,
+		ErrClosed:                false,
+		&ExpiredError{Cause: apiError("InternalFailure", "", smithy.FaultServer)}: false,
+		errors.New("connection reset by peer"):                                    true,
+	} {
+		assert.Equal(t, want, IsRetryable(err), "%v", err)
+	}
+}
+
+// sameShard checks a hash key maps to the fake shard named.
+func sameShard(f *fakeKinesis, key string, shard string) bool {
+	h := aggregation.HashKey(key)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range f.shards {
+		if s.id == shard {
+			return s.rng.Contains(h)
+		}
+	}
+	return false
+}

@@ -1,0 +1,543 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kinesis-go/kinesis/aggregation"
+)
+
+// shardMap is the stream's open shards sorted by hash key range, looked up by binary
+// search. It is immutable: a refresh builds a new one and swaps it in atomically, so
+// Puts never wait for a refresh.
+type shardMap struct {
+	ends   []aggregation.Hash128 // ends[i] is shards[i].rng.End, ascending
+	shards []*shard
+}
+
+// lookup returns the shard whose range holds h: the first shard whose range ends at
+// or after h. A hash key beyond every range (the map has a gap, which a consistent
+// AT_LATEST listing does not) goes to the last shard; Kinesis then reports where the
+// record landed and the producer corrects itself.
+func (m *shardMap) lookup(h aggregation.Hash128) *shard {
+	lo, hi := 0, len(m.ends)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		e := m.ends[mid]
+		if e.Hi < h.Hi || (e.Hi == h.Hi && e.Lo < h.Lo) {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo == len(m.shards) {
+		lo--
+	}
+	return m.shards[lo]
+}
+
+func (m *shardMap) has(s *shard) bool {
+	i := m.index(s.rng.End)
+	return i < len(m.shards) && m.shards[i] == s
+}
+
+func (m *shardMap) index(end aggregation.Hash128) int {
+	i, _ := slices.BinarySearchFunc(m.ends, end, aggregation.Hash128.Compare)
+	return i
+}
+
+// parkedKrec is a Kinesis record written to another shard than predicted, waiting for
+// the shard map to know that shard's hash key range.
+type parkedKrec struct {
+	k       *krec
+	shardID string
+	seqNum  string
+}
+
+// requestRefresh asks the mapper to list the shards again soon; requests coalesce.
+func (p *Producer) requestRefresh() {
+	select {
+	case p.refreshCh <- struct{}{}:
+	default:
+	}
+}
+
+// Shard map refresh pacing.
+const (
+	minRefreshGap   = 200 * time.Millisecond // between two refreshes
+	loadBackoffMin  = 100 * time.Millisecond
+	loadBackoffMax  = 5 * time.Second
+	pendingCheckMax = time.Second // how late a pending record may expire
+)
+
+// runMapper loads the stream summary and the shard map, then refreshes the map when
+// asked (wrong shard), periodically, and retries failed loads with backoff.
+func (p *Producer) runMapper() {
+	defer p.wg.Done()
+	p.loadSummary()
+
+	var periodic <-chan time.Time
+	if p.opts.ShardMapRefreshInterval > 0 {
+		t := time.NewTicker(p.opts.ShardMapRefreshInterval)
+		defer t.Stop()
+		periodic = t.C
+	}
+	failures := 0
+	for {
+		// Records parked before the listing starts are resolved with it: it is newer
+		// than their writes, so it holds the shard they landed on.
+		p.mapMu.Lock()
+		parked := p.parked
+		p.parked = nil
+		p.mapMu.Unlock()
+
+		err := p.refresh(p.runCtx, parked)
+		if p.runCtx.Err() != nil {
+			p.requeueParked(parked)
+			return
+		}
+		var wait time.Duration
+		if err != nil {
+			failures++
+			wait = backoff(failures, loadBackoffMin, loadBackoffMax)
+			if p.smap.Load() == nil {
+				wait = min(wait, pendingCheckMax)
+			}
+			p.requeueParked(parked)
+			p.expireWaiting(err)
+		} else {
+			failures = 0
+			wait = minRefreshGap
+		}
+		// Pace refreshes, then wait for a reason to refresh again.
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+		case <-p.stop:
+			timer.Stop()
+			return
+		}
+		if err != nil {
+			continue
+		}
+		select {
+		case <-p.refreshCh:
+		case <-periodic:
+		case <-p.stop:
+			return
+		}
+	}
+}
+
+// loadSummary reads the stream's max record size and ARN. Failing that (no
+// permission, say) it assumes 1 MiB, the size every stream accepts.
+func (p *Producer) loadSummary() {
+	defer close(p.summaryDone)
+	p.maxRecord.Store(defaultMaxRecord)
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		ctx, cancel := context.WithTimeout(p.runCtx, p.opts.RequestTimeout)
+		var out *kinesis.DescribeStreamSummaryOutput
+		out, err = p.client.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(p.stream)}, noRetry)
+		cancel()
+		if err == nil {
+			if d := out.StreamDescriptionSummary; d != nil {
+				if d.MaxRecordSizeInKiB != nil && *d.MaxRecordSizeInKiB > 0 {
+					p.maxRecord.Store(int64(*d.MaxRecordSizeInKiB) << 10)
+				}
+				if d.StreamARN != nil {
+					p.streamARN.Store(d.StreamARN)
+				}
+			}
+			return
+		}
+		if !IsRetryable(err) || p.runCtx.Err() != nil {
+			break
+		}
+		if !sleepCtx(p.runCtx, backoff(attempt, loadBackoffMin, time.Second)) {
+			return
+		}
+	}
+	if p.runCtx.Err() == nil {
+		p.log.Warn("kinesis producer: DescribeStreamSummary failed; assuming the stream's max record size is 1 MiB",
+			"error", describeFailure(err, "kinesis:DescribeStreamSummary", p.resource()))
+	}
+}
+
+// resource names the stream in error messages: its ARN when known.
+func (p *Producer) resource() string {
+	if arn := p.streamARN.Load(); arn != nil {
+		return *arn
+	}
+	return "stream " + p.stream
+}
+
+// refresh lists the shards, swaps the new map in, routes the records waiting for a
+// map and resolves the parked ones.
+func (p *Producer) refresh(ctx context.Context, parked []parkedKrec) error {
+	shards, err := p.listShards(ctx)
+	if err != nil {
+		return err
+	}
+	m, err := p.buildMap(shards)
+	if err != nil {
+		return err
+	}
+	p.install(m)
+	p.resolveParked(parked, m)
+	return nil
+}
+
+func (p *Producer) listShards(ctx context.Context) ([]types.Shard, error) {
+	in := &kinesis.ListShardsInput{
+		StreamName:  aws.String(p.stream),
+		ShardFilter: &types.ShardFilter{Type: types.ShardFilterTypeAtLatest},
+		MaxResults:  aws.Int32(1000),
+	}
+	var shards []types.Shard
+	for {
+		cctx, cancel := context.WithTimeout(ctx, p.opts.RequestTimeout)
+		out, err := p.client.ListShards(cctx, in, noRetry)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("producer: listing the shards of %s: %w", p.stream, describeFailure(err, "kinesis:ListShards", p.resource()))
+		}
+		shards = append(shards, out.Shards...)
+		if out.NextToken == nil || *out.NextToken == "" {
+			return shards, nil
+		}
+		in = &kinesis.ListShardsInput{NextToken: out.NextToken, MaxResults: aws.Int32(1000)}
+	}
+}
+
+// errNoShards is a listing without an open shard (a stream being deleted).
+var errNoShards = errors.New("producer: the stream has no open shard")
+
+func (p *Producer) buildMap(list []types.Shard) (*shardMap, error) {
+	type entry struct {
+		id  string
+		rng aggregation.HashRange
+	}
+	entries := make([]entry, 0, len(list))
+	for _, sh := range list {
+		if sh.ShardId == nil || sh.HashKeyRange == nil || sh.HashKeyRange.StartingHashKey == nil || sh.HashKeyRange.EndingHashKey == nil {
+			continue
+		}
+		if sh.SequenceNumberRange != nil && sh.SequenceNumberRange.EndingSequenceNumber != nil {
+			continue // closed: AT_LATEST should not list it
+		}
+		rng, err := aggregation.ParseHashRange(*sh.HashKeyRange.StartingHashKey, *sh.HashKeyRange.EndingHashKey)
+		if err != nil {
+			p.log.Warn("kinesis producer: ignoring a shard with an invalid hash key range", "shard", *sh.ShardId, "error", err)
+			continue
+		}
+		entries = append(entries, entry{*sh.ShardId, rng})
+	}
+	if len(entries) == 0 {
+		return nil, fmt.Errorf("%w: %s", errNoShards, p.stream)
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return a.rng.End.Compare(b.rng.End) })
+
+	m := &shardMap{ends: make([]aggregation.Hash128, len(entries)), shards: make([]*shard, len(entries))}
+	p.mapMu.Lock()
+	for i, e := range entries {
+		s := p.registry[e.id]
+		if s == nil {
+			s = &shard{id: e.id, rng: e.rng}
+			p.disp.initShard(s)
+			p.metrics.initShard(s)
+			p.registry[e.id] = s
+		}
+		m.ends[i] = e.rng.End
+		m.shards[i] = s
+	}
+	p.mapMu.Unlock()
+	return m, nil
+}
+
+// install swaps m in, retires the shards it no longer has (their buffered records are
+// routed again with m) and routes the records that waited for a map.
+func (p *Producer) install(m *shardMap) {
+	p.mapMu.Lock()
+	old := p.smap.Load()
+	p.smap.Store(m)
+	pending := p.pending
+	p.pending = nil
+	p.stats.refreshes++
+	p.mapMu.Unlock()
+
+	var moved []*urec
+	var retired []string
+	if old != nil {
+		for _, s := range old.shards {
+			if m.has(s) {
+				continue
+			}
+			retired = append(retired, s.id)
+			s.mu.Lock()
+			s.retired = true
+			b := s.cur
+			s.cur = nil
+			s.mu.Unlock()
+			if b != nil {
+				moved = append(moved, b.recs...)
+				if b.agg != nil {
+					b.agg.Drain() // reset; the records are aggregated again
+				}
+				b.recs = b.recs[:0]
+				p.recycleBuf(b)
+			}
+		}
+	}
+	if old == nil {
+		p.log.Debug("kinesis producer: shard map loaded", "shards", len(m.shards), "waiting_records", len(pending))
+	} else if len(retired) > 0 || len(old.shards) != len(m.shards) {
+		p.log.Info("kinesis producer: shard map changed", "shards", len(m.shards), "closed", retired)
+	}
+	p.reroute(pending, false)
+	p.reroute(moved, false)
+}
+
+// reroute routes records again (after a map change or a wrong-shard write); their
+// deadline has usually passed, so their shards' aggregates are sent at once.
+func (p *Producer) reroute(recs []*urec, received bool) {
+	if len(recs) == 0 {
+		return
+	}
+	var touched []*shard
+	m := p.smap.Load()
+	for _, u := range recs {
+		s := m.lookup(u.hash)
+		for !p.addToShard(s, u, received, true) {
+			m = p.smap.Load()
+			s = m.lookup(u.hash)
+		}
+		if !slices.Contains(touched, s) {
+			touched = append(touched, s)
+		}
+	}
+	// Send what they joined now rather than at the aggregates' later deadlines.
+	for _, s := range touched {
+		s.mu.Lock()
+		b := s.takeCur()
+		s.mu.Unlock()
+		if b != nil {
+			p.enc.push(b)
+		}
+	}
+}
+
+// wrongShard handles a Kinesis record that Kinesis wrote to shardID instead of the
+// predicted shard (the map is stale: a reshard). A plain record is where Kinesis
+// routes it, so it succeeded. The user records of an aggregate succeed when their hash
+// key is in shardID's range; the others are put again (consumers drop them from the
+// aggregate). The shard map is refreshed either way.
+func (p *Producer) wrongShard(k *krec, shardID, seqNum string) {
+	p.requestRefresh()
+	if !k.aggregated {
+		k.shardID, k.seqNum = shardID, seqNum
+		p.complete(k)
+		return
+	}
+	p.mapMu.Lock()
+	s := p.registry[shardID]
+	if s == nil && !p.aborting.Load() {
+		p.parked = append(p.parked, parkedKrec{k, shardID, seqNum})
+		p.mapMu.Unlock()
+		return
+	}
+	p.mapMu.Unlock()
+	if s == nil {
+		p.fail(k, p.abortErr)
+		return
+	}
+	p.splitWrongShard(k, s, seqNum)
+}
+
+func (p *Producer) requeueParked(parked []parkedKrec) {
+	if len(parked) == 0 {
+		return
+	}
+	p.mapMu.Lock()
+	if p.aborting.Load() {
+		p.mapMu.Unlock()
+		for _, pk := range parked {
+			p.fail(pk.k, p.abortErr)
+		}
+		return
+	}
+	p.parked = append(parked, p.parked...)
+	p.mapMu.Unlock()
+}
+
+func (p *Producer) resolveParked(parked []parkedKrec, m *shardMap) {
+	var all []types.Shard
+	listed := false
+	for _, pk := range parked {
+		p.mapMu.Lock()
+		s := p.registry[pk.shardID]
+		p.mapMu.Unlock()
+		if s == nil && !listed {
+			// The shard closed again before the listing (resharded twice): look for
+			// it among all the shards, closed ones included.
+			listed = true
+			var err error
+			if all, err = p.listAllShards(p.runCtx); err != nil {
+				p.log.Warn("kinesis producer: cannot list the closed shards", "error", err)
+			}
+		}
+		if s == nil {
+			for _, sh := range all {
+				if aws.ToString(sh.ShardId) == pk.shardID && sh.HashKeyRange != nil {
+					rng, err := aggregation.ParseHashRange(aws.ToString(sh.HashKeyRange.StartingHashKey), aws.ToString(sh.HashKeyRange.EndingHashKey))
+					if err == nil {
+						s = &shard{id: pk.shardID, rng: rng}
+					}
+				}
+			}
+		}
+		if s == nil {
+			// Its range is unknown: every user record is put again (some may then be
+			// written twice).
+			p.log.Warn("kinesis producer: a record landed on an unknown shard; putting its user records again",
+				"shard", pk.shardID)
+			s = &shard{id: pk.shardID}
+			s.rng = aggregation.HashRange{Start: aggregation.MaxHashKey, End: aggregation.Hash128{}} // holds nothing
+		}
+		p.splitWrongShard(pk.k, s, pk.seqNum)
+	}
+}
+
+// listAllShards lists every shard of the stream, closed ones included.
+func (p *Producer) listAllShards(ctx context.Context) ([]types.Shard, error) {
+	in := &kinesis.ListShardsInput{StreamName: aws.String(p.stream), MaxResults: aws.Int32(1000)}
+	var shards []types.Shard
+	for {
+		cctx, cancel := context.WithTimeout(ctx, p.opts.RequestTimeout)
+		out, err := p.client.ListShards(cctx, in, noRetry)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		shards = append(shards, out.Shards...)
+		if out.NextToken == nil || *out.NextToken == "" {
+			return shards, nil
+		}
+		in = &kinesis.ListShardsInput{NextToken: out.NextToken, MaxResults: aws.Int32(1000)}
+	}
+}
+
+// splitWrongShard completes the user records of k that actual's range holds and puts
+// the others again, keeping their attempts, arrival and TTL.
+func (p *Producer) splitWrongShard(k *krec, actual *shard, seqNum string) {
+	var ok *krec
+	var again []*urec
+	for _, u := range k.recs {
+		if actual.rng.Contains(u.hash) {
+			if ok == nil {
+				ok = p.krecs.Get().(*krec)
+				ok.recs = ok.spare[:0]
+				ok.spare = nil
+				ok.aggregated = true
+				ok.shard = k.shard
+				ok.attempts = k.attempts
+				ok.shardID, ok.seqNum = actual.id, seqNum
+			}
+			ok.recs = append(ok.recs, u)
+			continue
+		}
+		again = append(again, u)
+	}
+	if ok != nil {
+		// The Kinesis record was written; only the user records in range count.
+		var userBytes int64
+		for _, u := range ok.recs {
+			userBytes += int64(len(u.rec.Data))
+		}
+		ok.userBytes, ok.size = userBytes, k.size
+		p.complete(ok)
+	}
+	if len(again) > 0 {
+		// The attempt wrote them where consumers drop them: record it as a failure.
+		attempts := slices.Clone(k.attempts)
+		if n := len(attempts); n > 0 {
+			attempts[n-1].ErrorCode = "WrongShard"
+			attempts[n-1].ErrorMessage = fmt.Sprintf("written to shard %s, whose hash key range does not hold the record; put again", actual.id)
+		}
+		for _, u := range again {
+			u.prior = append(u.prior, attempts...)
+		}
+		p.stats.reput.Add(int64(len(again)))
+		p.log.Debug("kinesis producer: putting user records again after a wrong-shard write",
+			"records", len(again), "shard", actual.id)
+		p.reroute(again, false)
+	}
+	k.recs = k.recs[:0]
+	p.recycleKrec(k)
+}
+
+// expireWaiting fails the records waiting for a shard map whose TTL passed (with
+// cause), or all of them when cause cannot be retried.
+func (p *Producer) expireWaiting(cause error) {
+	now := p.now()
+	fatal := !IsRetryable(cause)
+	p.mapMu.Lock()
+	if p.smap.Load() != nil {
+		p.mapMu.Unlock()
+		return
+	}
+	var failed []*urec
+	keep := p.pending[:0]
+	for _, u := range p.pending {
+		if fatal || u.arrival+p.ttl <= now {
+			failed = append(failed, u)
+		} else {
+			keep = append(keep, u)
+		}
+	}
+	clear(p.pending[len(keep):])
+	p.pending = keep
+	p.mapMu.Unlock()
+	if len(failed) == 0 {
+		return
+	}
+	var err error
+	if fatal {
+		err = cause
+		p.log.Error("kinesis producer: cannot load the shard map; failing the waiting records", "records", len(failed), "error", cause)
+	} else {
+		err = &ExpiredError{TTL: p.opts.RecordTTL, Cause: cause}
+		p.stats.expired.Add(int64(len(failed)))
+	}
+	p.failRecs(failed, err)
+}
+
+// backoff is an exponential delay with jitter: between half and all of
+// min(max, base*2^(attempt-1)).
+func backoff(attempt int, base, max time.Duration) time.Duration {
+	d := base
+	for i := 1; i < attempt && d < max; i++ {
+		d *= 2
+	}
+	d = min(d, max)
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
