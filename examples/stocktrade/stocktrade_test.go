@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -177,3 +178,21 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func TestNoCredentialsIsAOneLineError(t *testing.T) {
+	dir := t.TempDir()
+	empty := dir + "/empty"
+	require.NoError(t, os.WriteFile(empty, nil, 0o600))
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_CONFIG_FILE", empty)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", empty)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true") // never reach for an instance metadata service
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := RunProducer(ctx, ProducerConfig{Stream: "s", Region: "us-east-1", Rate: 1, Count: 1, Progress: time.Second}, io.Discard, slog.Default())
+	require.ErrorContains(t, err, "no AWS credentials found")
+	require.NotContains(t, err.Error(), "\n")
+}
