@@ -13,7 +13,7 @@ import (
 )
 
 func TestThrottlingExpiredIteratorsAndServerErrorsLoseNothing(t *testing.T) {
-	env := testbed.Get(t)
+	env := emulators(t)
 	stream := env.CreateStream(t, 4)
 	plain := env.Kinesis()
 

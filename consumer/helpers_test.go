@@ -394,3 +394,13 @@ type noAbortClient struct{ next dynamodb.HTTPClient }
 func (c noAbortClient) Do(req *http.Request) (*http.Response, error) {
 	return c.next.Do(req.WithContext(context.WithoutCancel(req.Context())))
 }
+
+// emulators returns the local Kinesis and DynamoDB emulators; integration tests are
+// skipped with -short.
+func emulators(t testing.TB) *testbed.Env {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test against the local emulators; skipped with -short")
+	}
+	return testbed.Get(t)
+}

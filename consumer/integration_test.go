@@ -8,11 +8,10 @@ import (
 	"time"
 
 	"github.com/kinesis-go/kinesis/checkpoint"
-	"github.com/kinesis-go/kinesis/internal/testbed"
 )
 
 func TestOneWorkerReadsEveryShardFromTrimHorizon(t *testing.T) {
-	env := testbed.Get(t)
+	env := emulators(t)
 	stream := env.CreateStream(t, 4)
 	kc := env.Kinesis()
 	want := putRecords(t, kc, stream, 16, 400, "a")
@@ -83,7 +82,7 @@ func balanced(counts map[string]int, workers ...string) bool {
 }
 
 func TestThreeWorkersShareEightShardsWithoutGaps(t *testing.T) {
-	env := testbed.Get(t)
+	env := emulators(t)
 	stream := env.CreateStream(t, 8)
 	kc := env.Kinesis()
 	store := newStore(t, env)
@@ -117,7 +116,7 @@ func TestThreeWorkersShareEightShardsWithoutGaps(t *testing.T) {
 }
 
 func TestGracefulShutdownHandsLeasesOverAtOnce(t *testing.T) {
-	env := testbed.Get(t)
+	env := emulators(t)
 	stream := env.CreateStream(t, 4)
 	kc := env.Kinesis()
 	store := newStore(t, env)
@@ -157,7 +156,7 @@ func TestGracefulShutdownHandsLeasesOverAtOnce(t *testing.T) {
 }
 
 func TestKilledWorkersShardsResumeFromTheirCheckpointsElsewhere(t *testing.T) {
-	env := testbed.Get(t)
+	env := emulators(t)
 	stream := env.CreateStream(t, 4)
 	kc := env.Kinesis()
 	store := newStore(t, env)
@@ -207,7 +206,7 @@ func TestKilledWorkersShardsResumeFromTheirCheckpointsElsewhere(t *testing.T) {
 }
 
 func TestRestartInsideAnAggregateResumesAtTheNextSubsequence(t *testing.T) {
-	env := testbed.Get(t)
+	env := emulators(t)
 	stream := env.CreateStream(t, 1)
 	restartInsideAggregate(t, env.Kinesis(), stream, newStore(t, env), testOptions)
 }

@@ -46,7 +46,7 @@ func sum(points []metricdata.DataPoint[int64], key, value string) int64 {
 			n += p.Value
 			continue
 		}
-		if v, ok := p.Attributes.Value(attribute.Key(key)); ok && v.Emit() == value {
+		if v, ok := p.Attributes.Value(attribute.Key(key)); ok && v.String() == value {
 			n += p.Value
 		}
 	}

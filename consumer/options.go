@@ -64,10 +64,12 @@ type Options struct {
 	FailoverTime time.Duration
 
 	// LeaseTakeInterval is how often the worker scans the lease table to take available
-	// and expired leases and to steal from overloaded workers. A lease released by a
-	// worker that shuts down gracefully is picked up at the next scan. Default
-	// min(2s, FailoverTime/2). Raise it for very large tables (each scan reads the whole
-	// table) at the price of slower rebalancing.
+	// and expired leases and to steal from overloaded workers; it also scans at once when
+	// it starts and when one of its shards ends. A lease released by a worker that shuts
+	// down gracefully is taken at the next scan, so this bounds the handover time.
+	// Default min(1s, FailoverTime/2). Each scan is one Scan request per 1 MB of lease
+	// table (about 3,000 leases) and reads the whole table: raise it for large tables or
+	// fleets, at the price of slower handovers after a graceful shutdown.
 	LeaseTakeInterval time.Duration
 
 	// MaxLeasesForWorker caps how many leases this worker holds. Default 0: no cap.
@@ -130,8 +132,9 @@ const (
 	DefaultParentShardPollInterval = time.Second
 	DefaultShutdownTimeout         = 10 * time.Second
 	DefaultMaxRetryBackoff         = 5 * time.Second
-	// MaxLeaseTakeInterval is the default LeaseTakeInterval when FailoverTime/2 is longer.
-	MaxLeaseTakeInterval = 2 * time.Second
+	// DefaultLeaseTakeInterval is the default LeaseTakeInterval (unless FailoverTime/2
+	// is shorter).
+	DefaultLeaseTakeInterval = time.Second
 	// MinFailoverTime is the smallest FailoverTime New accepts.
 	MinFailoverTime = 100 * time.Millisecond
 )
@@ -183,7 +186,7 @@ func (o *Options) resolve(streamName string) error {
 		return fmt.Errorf("%w: FailoverTime %v is below the minimum %v", ErrInvalidOptions, o.FailoverTime, MinFailoverTime)
 	}
 	if o.LeaseTakeInterval == 0 {
-		o.LeaseTakeInterval = min(MaxLeaseTakeInterval, o.FailoverTime/2)
+		o.LeaseTakeInterval = min(DefaultLeaseTakeInterval, o.FailoverTime/2)
 	}
 	switch {
 	case o.MaxRecords < 0 || o.MaxRecords > 10000:

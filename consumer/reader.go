@@ -55,6 +55,16 @@ func (s *shard) read(ctx context.Context, out chan<- batch) {
 					return
 				}
 				failures++
+				if errorCode(err) == codeResourceNotFound && s.gone(ctx) {
+					// The shard was trimmed before it was finished: its data is gone. End
+					// it so its children can start.
+					s.log.Error("shard no longer exists (trimmed after the retention period before it was processed); ending it", "error", err)
+					select {
+					case out <- batch{end: true}:
+					case <-ctx.Done():
+					}
+					return
+				}
 				delay := backoff(failures, retryBase, s.w.opts.MaxRetryBackoff)
 				s.log.Warn("GetShardIterator failed; retrying", "attempt", failures, "delay", delay, "error", err)
 				sleep(ctx, delay)
@@ -242,4 +252,21 @@ func growRecords(s []Record, n int) []Record {
 	g := make([]Record, len(s), len(s)+max(n, len(s)))
 	copy(g, s)
 	return g
+}
+
+// gone reports whether the stream exists but no longer lists this shard.
+func (s *shard) gone(ctx context.Context) bool {
+	if _, err := s.w.c.client.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(s.w.c.stream)}); err != nil {
+		return false
+	}
+	shards, err := s.w.listShards(ctx)
+	if err != nil {
+		return false
+	}
+	for _, sh := range shards {
+		if sh.id == s.id {
+			return false
+		}
+	}
+	return true
 }

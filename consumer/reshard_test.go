@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesis-go/kinesis/checkpoint"
-	"github.com/kinesis-go/kinesis/internal/testbed"
 )
 
 // resharder is the part of *kinesis.Client (and of the fake) the reshard tests use.
@@ -172,7 +171,7 @@ func TestReshardingDuringConsumptionInMemory(t *testing.T) {
 }
 
 func TestReshardingDuringConsumption(t *testing.T) {
-	env := testbed.Get(t)
+	env := emulators(t)
 	stream := env.CreateStream(t, 4)
 	reshardScenario(t, env.Kinesis(), stream, newStore(t, env), testOptions, 200)
 }

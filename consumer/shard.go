@@ -32,18 +32,18 @@ type shard struct {
 
 	mu           sync.Mutex
 	lease        checkpoint.Lease
-	lastWrite    time.Time // when the last successful write was sent
-	lost         bool
-	released     bool
+	lastWrite    time.Time                         // when the last successful write was sent
 	checkpointed checkpoint.ExtendedSequenceNumber // last checkpoint written or read
 
-	counter atomic.Int64 // lease.Counter, readable without mu
-	lostNow atomic.Bool  // lost, readable without mu
+	counter  atomic.Int64 // lease.Counter, readable without mu
+	lost     atomic.Bool  // the lease was lost: no more writes
+	released atomic.Bool  // the lease was released (or given up): no more writes
 
 	posMu     sync.Mutex
 	delivered checkpoint.ExtendedSequenceNumber // last record passed to ProcessRecords; SHARD_END at the end
 
 	start     checkpoint.ExtendedSequenceNumber // checkpoint when taken
+	parents   []string                          // parent shards, from the lease when taken
 	hashRange *aggregation.HashRange            // nil: do not filter sub-records
 	cp        *shardCheckpointer
 }
@@ -58,6 +58,7 @@ func newShard(ctx context.Context, w *worker, l checkpoint.Lease, sent time.Time
 		lastWrite:    sent,
 		checkpointed: l.Checkpoint,
 		start:        l.Checkpoint,
+		parents:      l.ParentShardIDs,
 	}
 	s.ctx, s.cancel = context.WithCancelCause(ctx)
 	s.counter.Store(l.Counter)
@@ -72,21 +73,17 @@ func newShard(ctx context.Context, w *worker, l checkpoint.Lease, sent time.Time
 	return s
 }
 
-func (s *shard) isLost() bool { return s.lostNow.Load() }
+func (s *shard) isLost() bool { return s.lost.Load() }
 
-// lose marks the lease lost and stops the shard's processing at once.
+// done reports whether no more writes may be made for the lease.
+func (s *shard) done() bool { return s.lost.Load() || s.released.Load() }
+
+// lose marks the lease lost and stops the shard's processing at once. It does not wait
+// for a write in progress: that one fails its condition.
 func (s *shard) lose(reason string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.loseLocked(reason)
-}
-
-func (s *shard) loseLocked(reason string) {
-	if s.lost || s.released {
+	if s.released.Load() || !s.lost.CompareAndSwap(false, true) {
 		return
 	}
-	s.lost = true
-	s.lostNow.Store(true)
 	s.cancel(ErrLeaseLost)
 	s.w.m.lostLeases.Add(context.Background(), 1, s.attrs)
 	s.log.Warn("lease lost", "reason", reason)
@@ -102,7 +99,7 @@ func (s *shard) setLease(l checkpoint.Lease, sent time.Time) {
 func (s *shard) renew(ctx context.Context) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.lost || s.released {
+	if s.done() {
 		return
 	}
 	fo := s.w.opts.FailoverTime
@@ -124,9 +121,9 @@ func (s *shard) renew(ctx context.Context) {
 	}
 	s.w.m.renewLease.Add(ctx, 1, s.w.m.workerAttrs(attrFailure))
 	switch {
-	case s.lost, ctx.Err() != nil:
+	case s.isLost(), ctx.Err() != nil:
 	case time.Since(s.lastWrite) > fo:
-		s.loseLocked(fmt.Sprintf("not renewed for the failover time (%v): %v", fo, err))
+		s.lose(fmt.Sprintf("not renewed for the failover time (%v): %v", fo, err))
 	default:
 		s.log.Warn("lease renewal failed; will retry", "error", err)
 	}
@@ -145,15 +142,15 @@ func (s *shard) reconcileLocked(ctx context.Context, err error) (checkpoint.Leas
 	cur, gerr := s.w.c.store.GetLease(rctx, s.id)
 	switch {
 	case errors.Is(gerr, checkpoint.ErrLeaseNotFound):
-		s.loseLocked("the lease was deleted")
+		s.lose("the lease was deleted")
 		return checkpoint.Lease{}, false
 	case gerr != nil:
 		if errors.Is(err, checkpoint.ErrLeaseConflict) {
-			s.loseLocked(fmt.Sprintf("write conflict (%v) and the lease cannot be read: %v", err, gerr))
+			s.lose(fmt.Sprintf("write conflict (%v) and the lease cannot be read: %v", err, gerr))
 		}
 		return checkpoint.Lease{}, false
 	case cur.Owner != s.w.opts.WorkerID:
-		s.loseLocked(fmt.Sprintf("taken by worker %q", cur.Owner))
+		s.lose(fmt.Sprintf("taken by worker %q", cur.Owner))
 		return checkpoint.Lease{}, false
 	}
 	if cur.Counter != s.lease.Counter {
@@ -170,7 +167,7 @@ func (s *shard) reconcileLocked(ctx context.Context, err error) (checkpoint.Leas
 func (s *shard) release(ctx context.Context) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.lost || s.released {
+	if s.done() {
 		return
 	}
 	for attempt := 1; ; attempt++ {
@@ -182,13 +179,13 @@ func (s *shard) release(ctx context.Context) {
 		if cur, ok := s.reconcileLocked(ctx, err); ok && cur.Counter != old && attempt == 1 {
 			continue // an earlier write had landed: try again with the current counter
 		}
-		s.released = true
-		if !s.lost {
+		if !s.isLost() {
 			s.log.Warn("releasing the lease failed; it will expire after the failover time", "error", err)
 		}
+		s.released.Store(true)
 		return
 	}
-	s.released = true
+	s.released.Store(true)
 	s.log.Info("lease released")
 }
 
@@ -210,10 +207,10 @@ func (s *shard) writeCheckpoint(ctx context.Context, pos checkpoint.ExtendedSequ
 	largest := s.largestDelivered()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.lost {
+	if s.isLost() {
 		return fmt.Errorf("%w: shard %s is now processed by another worker; its records since the last checkpoint will be processed again there", ErrLeaseLost, s.id)
 	}
-	if s.released {
+	if s.released.Load() {
 		return fmt.Errorf("%w: shard %s: the worker released its lease (shutdown or shard end)", ErrLeaseLost, s.id)
 	}
 	if explicit {
@@ -238,7 +235,7 @@ func (s *shard) writeCheckpoint(ctx context.Context, pos checkpoint.ExtendedSequ
 		old := s.lease.Counter
 		cur, ok := s.reconcileLocked(ctx, err)
 		switch {
-		case s.lost:
+		case s.isLost():
 			return fmt.Errorf("%w: shard %s: %w", ErrLeaseLost, s.id, err)
 		case ok && cur.Checkpoint.Compare(pos) == 0:
 			s.lastWrite = sent // it landed
@@ -346,7 +343,9 @@ func (s *shard) retry(method string, fn func() error) bool {
 func (s *shard) process(pp *RecordProcessor) exitReason {
 	if s.start.IsShardEnd() {
 		// Finished since the scan (a crash between checkpoint and release): nothing to do.
-		s.release(s.ctx)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), s.w.opts.ShutdownTimeout)
+		defer cancel()
+		s.release(ctx)
 		return exitEnded
 	}
 	if !s.waitParents() {
@@ -415,7 +414,7 @@ func (s *shard) deliver(p RecordProcessor, b batch) bool {
 // waitParents blocks until every parent lease is absent or at SHARD_END; false when the
 // shard's ctx ended first.
 func (s *shard) waitParents() bool {
-	parents := s.lease.ParentShardIDs
+	parents := s.parents
 	logged := false
 	for attempt := 1; ; attempt++ {
 		woken := s.w.shardEnded.wait()

@@ -521,7 +521,7 @@ func TestNewValidatesItsArguments(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := c.opts
-	if o.FailoverTime != 10*time.Second || o.LeaseTakeInterval != 2*time.Second || o.MaxRecords != 10000 || o.InitialPosition != InitialPositionLatest ||
+	if o.FailoverTime != 10*time.Second || o.LeaseTakeInterval != time.Second || o.MaxRecords != 10000 || o.InitialPosition != InitialPositionLatest ||
 		o.ShardSyncInterval != time.Minute || o.MaxPrefetchBatches != 3 || o.ApplicationName != "s" || !strings.Contains(o.WorkerID, "-") {
 		t.Errorf("defaults: %+v", o)
 	}
@@ -540,18 +540,117 @@ func TestRunFailsFastWhenTheStreamDoesNotExist(t *testing.T) {
 
 func TestRunTwiceAtOnceIsRefused(t *testing.T) {
 	fake, stream := newFakeStream(t, 1)
-	c, err := New(fake, stream, checkpoint.NewMemory(), NewFunc(func(context.Context, string, []Record) error { return nil }), fastOptions(t, "w1")...)
+	started := make(chan struct{})
+	var once sync.Once
+	proc := &scriptedProcessor{init: func(context.Context, InitializeInput) error { once.Do(func() { close(started) }); return nil }}
+	c, err := New(fake, stream, checkpoint.NewMemory(), func(string) RecordProcessor { return proc }, fastOptions(t, "w1")...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	stop := runConsumer(t, c)
-	// The first Run holds the flag from its first instruction; wait until it runs.
-	deadline := time.Now().Add(5 * time.Second)
-	for !c.running.Load() && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	<-started // the first Run is processing
 	if err := c.Run(context.Background()); !errors.Is(err, ErrAlreadyRunning) {
 		t.Errorf("second Run: %v", err)
 	}
 	stop()
+}
+
+func TestLeaseOfATrimmedShardIsEndedSoItsChildrenStart(t *testing.T) {
+	fake, stream := newFakeStream(t, 1)
+	store := checkpoint.NewMemory()
+	// A lease for a shard the stream no longer lists (trimmed while nobody read it), and a
+	// lease of its child waiting for it.
+	ctx := context.Background()
+	if _, err := store.CreateLease(ctx, checkpoint.Lease{Key: "shardId-000000000099", Checkpoint: checkpoint.PositionTrimHorizon}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.CreateLease(ctx, checkpoint.Lease{Key: "shardId-000000000000", Checkpoint: checkpoint.PositionTrimHorizon, ParentShardIDs: []string{"shardId-000000000099"}}); err != nil {
+		t.Fatal(err)
+	}
+	want := putRecords(t, fake, stream, 2, 10, "a")
+	r := newRecorder()
+	c, err := New(fake, stream, store, r.factory("w1"), fastOptions(t, "w1")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runConsumer(t, c)
+	r.waitFor(t, 10*time.Second, "the child's records", func() bool { return r.distinct() >= len(want) })
+	stop()
+	r.checkComplete(t, want)
+	if !r.hasEvent("ended w1 shardId-000000000099") {
+		t.Errorf("ShardEnded not called for the trimmed shard: %v", r.eventsCopy())
+	}
+}
+
+func TestRunReportsTheDeniedKinesisAction(t *testing.T) {
+	fake, stream := newFakeStream(t, 1)
+	fake.SetCallHook(func(ctx context.Context, op kinesisfake.Op, in any) error {
+		if op == kinesisfake.OpListShards {
+			return &types.AccessDeniedException{Message: aws.String("User: arn:aws:iam::1:user/x is not authorized to perform: kinesis:ListShards")}
+		}
+		return nil
+	})
+	c, err := New(fake, stream, checkpoint.NewMemory(), NewFunc(func(context.Context, string, []Record) error { return nil }), fastOptions(t, "w1")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Run(context.Background())
+	var ade *AccessDeniedError
+	if !errors.Is(err, ErrAccessDenied) || !errors.As(err, &ade) || ade.Action != "kinesis:ListShards" || !strings.Contains(err.Error(), "kinesis:ListShards") {
+		t.Errorf("Run: %v", err)
+	}
+}
+
+func TestInitialPositionLatestSkipsWhatWasPutBefore(t *testing.T) {
+	fake, stream := newFakeStream(t, 2)
+	putRecords(t, fake, stream, 4, 20, "old")
+	reading := make(chan struct{})
+	var once sync.Once
+	var reads atomic.Int32
+	fake.SetGetRecordsHook(func(ctx context.Context, in *kinesis.GetRecordsInput) error {
+		if reads.Add(1) == 2 { // both shards have their LATEST iterator
+			once.Do(func() { close(reading) })
+		}
+		return nil
+	})
+	r := newRecorder()
+	c, err := New(fake, stream, checkpoint.NewMemory(), r.factory("w1"), fastOptions(t, "w1", func(o *Options) { o.InitialPosition = InitialPositionLatest })...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runConsumer(t, c)
+	<-reading
+	want := putRecords(t, fake, stream, 4, 20, "new")
+	r.waitFor(t, 10*time.Second, "the new records", func() bool { return r.distinct() >= len(want) })
+	stop()
+	r.checkComplete(t, want) // fails on any "old" record too
+}
+
+func TestInitialPositionAtTimestamp(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	fake := kinesisfake.New(func(o *kinesisfake.Options) {
+		o.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	})
+	if _, err := fake.CreateStream(context.Background(), &kinesis.CreateStreamInput{StreamName: aws.String("s"), ShardCount: aws.Int32(2)}); err != nil {
+		t.Fatal(err)
+	}
+	putRecords(t, fake, "s", 4, 20, "before")
+	mu.Lock()
+	now = now.Add(time.Minute)
+	start := now
+	mu.Unlock()
+	want := putRecords(t, fake, "s", 4, 20, "after")
+	r := newRecorder()
+	c, err := New(fake, "s", checkpoint.NewMemory(), r.factory("w1"), fastOptions(t, "w1", func(o *Options) {
+		o.InitialPosition = InitialPositionAtTimestamp
+		o.InitialTimestamp = start
+	})...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runConsumer(t, c)
+	r.waitFor(t, 10*time.Second, "the records after the timestamp", func() bool { return r.distinct() >= len(want) })
+	stop()
+	r.checkComplete(t, want)
 }

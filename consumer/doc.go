@@ -1,0 +1,169 @@
+// Package consumer is a KCL-class consumer of Amazon Kinesis Data Streams: it reads
+// every shard of a stream with one RecordProcessor per shard, in order, parents before
+// children, checkpoints progress (sequence number and subsequence number) in a lease
+// table, and shares the shards among any number of worker processes that use the same
+// table, taking over the shards of workers that stop.
+//
+//	store, _ := checkpoint.NewDynamoDB(dynamodb.NewFromConfig(cfg), "my-app")
+//	c, _ := consumer.New(kinesis.NewFromConfig(cfg), "my-stream", store, newProcessor)
+//	err := c.Run(ctx) // until ctx is cancelled; then a graceful shutdown, nil
+//
+// NewFunc adapts a plain function for applications that do not need the processor
+// lifecycle. The lease table is the KCL 2.x schema (see package checkpoint), so the
+// leases of a Java KCL 2.x application can be read, but do not run both on one table at
+// once: their balancing strategies differ.
+//
+// # Delivery guarantees
+//
+// At least once, no gaps: a shard's position only moves past records the processor
+// accepted (ProcessRecords returned nil) and checkpointed. Records are delivered in shard
+// order; a shard starts only when every parent shard is finished, so the records of a
+// partition key keep their order across a split or a merge. Records since the last
+// checkpoint are delivered again after a failover (a lost lease, a crash), so make
+// processing idempotent or checkpoint often.
+//
+// # One Run, several loops
+//
+// Run checks the lease table (EnsureTable when the store has it) and the stream, syncs the
+// shards once, then runs until its context ends:
+//
+//   - a renewer, which renews every held lease each FailoverTime/3;
+//   - a taker, which scans the lease table at once, every LeaseTakeInterval and whenever
+//     one of its shards finished, and takes or steals leases;
+//   - a shard syncer, which lists the shards every ShardSyncInterval and creates missing
+//     leases;
+//   - one goroutine per held lease, which waits for the shard's parents, then runs a
+//     reader goroutine (GetRecords into a bounded channel) and calls the processor.
+//
+// Every goroutine is owned and waited for: nothing Run started runs after it returns.
+//
+// # Leases
+//
+// Every write to a lease (renew, take, checkpoint, release) is conditional on the lease
+// counter the worker last saw and increments it, so a worker that lost a lease can never
+// overwrite the new owner's progress. A worker serialises the writes of each lease it
+// holds and always uses the latest counter. A write whose outcome is unknown (a timeout, a
+// lost reply) or that conflicts is checked by reading the lease back: while the table
+// still names this worker as the owner only this worker has written it, so the stored
+// lease is adopted; any other owner means the lease was lost.
+//
+// Expiry is judged the KCL way, by each worker's own clock: a lease is expired when its
+// counter has not changed for longer than FailoverTime since this worker first saw that
+// counter value. Timestamps are never compared across machines, so clock skew does not
+// matter. A lease without owner is available at once.
+//
+// Balancing: the fair share of a worker is ceil(unfinished leases / live workers), where
+// live workers are the owners of unexpired leases plus itself, capped by
+// MaxLeasesForWorker. In one scan a worker takes every available lease (no owner, or
+// expired) up to its share, those whose shard can start now first. If it is still below
+// its share it steals, repeatedly from the most loaded worker, one lease at a time while
+// that worker holds at least two more leases than itself: a joining worker reaches its
+// share in its first scan whatever the shard count (the KCL steals one lease per 20 s),
+// and a steal never makes the victim want to steal back. Leases whose shard waits for
+// its parents are never stolen. The victim stops processing a stolen lease at its next
+// renewal or scan, at most FailoverTime/3 later; records it processed without
+// checkpointing are processed again by the thief.
+//
+// A lost lease (a renew or checkpoint conflict, a scan showing a newer counter with
+// another owner, or no successful write for FailoverTime) stops the shard at once: the
+// processor's context is cancelled, LeaseLost is called, and its Checkpointer returns
+// ErrLeaseLost from then on.
+//
+// Graceful shutdown (Run's context cancelled): the readers stop, each processor gets
+// ShutdownRequested with a Checkpointer that still works (the leases are still renewed),
+// bounded by ShutdownTimeout, then every lease is released (its owner removed), so other
+// workers take the shards at their next scan, within LeaseTakeInterval, instead of after
+// FailoverTime.
+//
+// # Shards and resharding
+//
+// The shard syncer creates a lease for every listed shard that needs one, parents before
+// children: a shard whose parent has (or gets) a lease starts at TRIM_HORIZON (or
+// AT_TIMESTAMP when that is InitialPosition), so nothing written to a child is skipped; a
+// shard without a leased relative gets InitialPosition (with LATEST only open shards get
+// leases); a shard with a leased descendant gets none (it was processed or deliberately
+// skipped). On a new table this means, for TRIM_HORIZON, a lease for every retained shard.
+//
+// A shard starts only when every parent lease is absent or at SHARD_END (both parents
+// for a merge). Closed shards are always read to their end: the end is where GetRecords
+// returns no NextShardIterator, with the ChildShards. There the consumer creates the
+// child leases (with their parents and hash ranges; if the other parent of a merge has no
+// lease yet, it runs a shard sync instead so that parent's lease exists first), records
+// the children on the lease, calls ShardEnded, writes SHARD_END itself if the processor
+// did not, and releases the lease. Finished leases are deleted by the syncer once their
+// shard is no longer listed (trimmed) and all its children have leases, never earlier:
+// an absent parent lease counts as finished.
+//
+// # Reading
+//
+// Each shard is polled with GetShardIterator and GetRecords (Limit MaxRecords), at most
+// five calls per second per shard (the service limit); after an empty read at the tip the
+// reader waits IdleTimeBetweenReads. The reader holds at most MaxPrefetchBatches results
+// ahead of the processor, so a slow processor costs bounded memory. A shard resumes at its
+// checkpoint with AT_SEQUENCE_NUMBER and drops every record at or before it, also inside
+// an aggregated record (by subsequence number). Throttling (ProvisionedThroughputExceeded)
+// backs off exponentially up to MaxRetryBackoff with the same iterator; an
+// ExpiredIteratorException gets a new iterator AFTER_SEQUENCE_NUMBER of the last record
+// read; any other error (a server error, an invalid iterator, which kinesis-mock reports as
+// HTTP 500) backs off and starts again from a fresh iterator. The SDK's own retryer is
+// disabled for these two calls so attempts do not multiply; ListShards and
+// DescribeStreamSummary keep the client's retryer.
+//
+// KPL-aggregated records are deaggregated: each user record carries its Kinesis record's
+// sequence number and its index in the aggregate as SubSequenceNumber (0 for records that
+// are not aggregated). Sub-records whose hash key lies outside the shard's hash range
+// (possible after a reshard) are dropped one by one, as the KPL producer also puts them
+// to their own shard; the others keep their order.
+//
+// # Processor failures
+//
+// An error returned by ProcessRecords, or a panic in it (recovered into a *PanicError
+// with the stack), makes the consumer pass the same batch again after a backoff doubling
+// up to MaxRetryBackoff, until it is accepted, the lease is lost or the worker shuts down.
+// The shard never moves past records the processor did not accept (the KCL skips the
+// batch). Initialize and ShardEnded are retried the same way. Errors are logged and
+// counted (RecordProcessor.Errors).
+//
+// # Checkpoints
+//
+// Checkpointer.Checkpoint records the last record delivered so far (SHARD_END inside
+// ShardEnded); CheckpointAt records a given record, which must lie between the last
+// checkpoint and the last delivered record (else ErrInvalidCheckpoint). Both are fenced by
+// the lease: after a loss they fail with ErrLeaseLost and write nothing.
+//
+// # Observability
+//
+// Logs go to Options.Logger (slog.Default() by default): leases taken, lost, released,
+// shard ends, retries and errors, with the attributes stream, worker and shard. Metrics go
+// through Options.MeterProvider (OpenTelemetry, no-op by default), instrumentation scope
+// "github.com/kinesis-go/kinesis/consumer", named after the KCL metrics, with the
+// attributes application, stream, worker and, per shard, shard:
+//
+//	RecordsProcessed                     counter   user records accepted, per shard
+//	DataBytesProcessed                   counter   bytes accepted, per shard
+//	MillisBehindLatest                   gauge     lag of the last GetRecords, per shard
+//	RecordProcessor.processRecords.Time  histogram ms per ProcessRecords call, per shard
+//	RecordProcessor.Errors               counter   failed processor calls, per shard
+//	CurrentLeases                        gauge     leases held
+//	TotalLeases, ExpiredLeases           gauge     unfinished / expired leases at the last scan
+//	NumWorkers                           gauge     live workers at the last scan
+//	TakenLeases                          counter   leases taken (stolen=true|false)
+//	LostLeases                           counter   leases lost
+//	RenewLease.Success                   counter   renewals (success=true|false)
+//
+// # Costs
+//
+// Per held lease, FailoverTime/3 renewals (18 writes a minute with the defaults), one
+// write per checkpoint; per worker, one table scan per LeaseTakeInterval (60 a minute with
+// the defaults) and one ListShards and scan per ShardSyncInterval. With the defaults two
+// workers holding 8 leases make about 34 lease-table requests per lease per minute plus
+// their checkpoints.
+//
+// # Permissions
+//
+// kinesis:DescribeStreamSummary, kinesis:ListShards, kinesis:GetShardIterator and
+// kinesis:GetRecords on the stream; dynamodb:DescribeTable, GetItem, PutItem, UpdateItem,
+// DeleteItem and Scan on the lease table (and CreateTable to create it). Access denied
+// errors name the missing action (*AccessDeniedError here, checkpoint.AccessDeniedError
+// for the table).
+package consumer
