@@ -353,8 +353,8 @@ func freePorts(n int) ([]int, error) {
 }
 
 // preloadJS binds every server to 127.0.0.1 (kinesis-mock has no host option and would
-// listen on all interfaces) and exits when the parent process is gone, so no emulator
-// outlives the test binary or demo that started it.
+// listen on all interfaces), survives clients that hang up mid-request, and exits when the
+// parent process is gone, so no emulator outlives the test binary or demo that started it.
 const preloadJS = `'use strict';
 const net = require('net');
 const listen = net.Server.prototype.listen;
@@ -367,6 +367,14 @@ net.Server.prototype.listen = function (...args) {
   }
   return listen.apply(this, args);
 };
+// dynalite throws an uncaught "aborted" (ECONNRESET) when a client closes a connection
+// in the middle of a request, as a cancelled context or a killed worker does; that must
+// not take the emulator down for every other test.
+process.on('uncaughtException', (err) => {
+  if (err && (err.code === 'ECONNRESET' || err.message === 'aborted')) return;
+  console.error(err && err.stack ? err.stack : err);
+  process.exit(1);
+});
 const parent = process.ppid;
 setInterval(() => { if (process.ppid !== parent) process.exit(0); }, 500).unref();
 `

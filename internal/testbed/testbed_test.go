@@ -3,6 +3,9 @@ package testbed
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -139,4 +142,28 @@ func TestUniqueName(t *testing.T) {
 	a, b := UniqueName("s"), UniqueName("s")
 	require.NotEqual(t, a, b)
 	require.Regexp(t, `^s-[0-9a-f]{12}$`, a)
+}
+
+// A client that hangs up in the middle of a request (a cancelled context, a killed
+// worker) must not crash an emulator for the rest of the test binary.
+func TestEmulatorsSurviveAbortedRequests(t *testing.T) {
+	env := Get(t)
+	for _, endpoint := range []string{env.DynamoDBEndpoint, env.KinesisEndpoint} {
+		for i := 0; i < 3; i++ {
+			conn, err := net.Dial("tcp", strings.TrimPrefix(endpoint, "http://"))
+			require.NoError(t, err)
+			_, err = fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: 1000\r\n\r\n{\"Li")
+			require.NoError(t, err)
+			// Let the server start reading the body, then reset the connection.
+			time.Sleep(50 * time.Millisecond)
+			require.NoError(t, conn.(*net.TCPConn).SetLinger(0))
+			require.NoError(t, conn.Close())
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := env.DynamoDB().ListTables(ctx, &dynamodb.ListTablesInput{})
+	require.NoError(t, err, "dynalite still answers")
+	_, err = env.Kinesis().ListStreams(ctx, &kinesis.ListStreamsInput{})
+	require.NoError(t, err, "kinesis-mock still answers")
 }
