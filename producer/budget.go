@@ -17,6 +17,10 @@ type budget struct {
 
 	mu sync.Mutex
 	ch chan struct{} // closed and replaced by release while waiters > 0
+
+	// full runs when a Put starts waiting: the pipeline stops waiting for more
+	// records (none can come) and sends what it has.
+	full func()
 }
 
 func newBudget(maxRecords, maxBytes int64) *budget {
@@ -49,6 +53,9 @@ func (b *budget) acquire(ctx context.Context, n int64, closing <-chan struct{}) 
 	b.mu.Lock()
 	b.waiters.Add(1)
 	defer b.waiters.Add(-1)
+	if b.full != nil {
+		b.full()
+	}
 	for {
 		// Registered as a waiter before trying again: a release that makes room after
 		// this try sees the waiter and closes ch.

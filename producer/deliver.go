@@ -14,6 +14,29 @@ type deliverer struct {
 	mu    sync.Mutex
 	q     []*krec
 	spare []*krec
+
+	// Results delivered but not yet settled (run goroutine only): releasing room
+	// and counting Flush progress once per batch keeps the atomics that Put also
+	// touches off the per-record path.
+	records, charge int64
+	ep              *epoch
+	epN             int64
+}
+
+// settleEvery bounds how many delivered records wait to be settled.
+const settleEvery = 256
+
+// settle releases the room of the records delivered since the last call, then counts
+// them done for Flush (in that order: a Flush that returns sees the room released).
+func (d *deliverer) settle() {
+	if d.records > 0 || d.charge > 0 {
+		d.p.budget.release(d.records, d.charge)
+		d.records, d.charge = 0, 0
+	}
+	if d.ep != nil && d.epN > 0 {
+		d.p.epochs.exit(d.ep, d.epN)
+	}
+	d.epN = 0
 }
 
 func newDeliverer(p *Producer) *deliverer {
@@ -58,7 +81,11 @@ func (d *deliverer) run() {
 		for i, k := range q {
 			d.deliver(k)
 			q[i] = nil
+			if d.records >= settleEvery {
+				d.settle()
+			}
 		}
+		d.settle()
 		d.mu.Lock()
 		d.spare = q[:0]
 		d.mu.Unlock()
@@ -74,9 +101,8 @@ func (d *deliverer) deliver(k *krec) {
 	if err == nil {
 		res.ShardID, res.SequenceNumber, res.Aggregated = k.shardID, k.seqNum, k.aggregated
 	}
-	var charge int64
-	for _, u := range k.recs {
-		charge += u.charge
+	for i := range k.recs {
+		u := &k.recs[i]
 		if u.done == nil {
 			continue
 		}
@@ -85,26 +111,20 @@ func (d *deliverer) deliver(k *krec) {
 			r.SubSequenceNumber = int64(u.sub)
 		}
 		if u.prior != nil {
-			r.Attempts = append(u.prior[:len(u.prior):len(u.prior)], k.attempts...)
+			prior := *u.prior
+			r.Attempts = append(prior[:len(prior):len(prior)], k.attempts...)
 		}
 		u.done(r, err)
 	}
-	p.budget.release(int64(len(k.recs)), charge)
-	var ep *epoch
-	var n int64
-	for _, u := range k.recs {
-		if u.ep != ep {
-			if ep != nil {
-				p.epochs.exit(ep, n)
-			}
-			ep, n = u.ep, 0
+	for i := range k.recs {
+		u := &k.recs[i]
+		if u.ep != d.ep {
+			d.settle()
+			d.ep = u.ep
 		}
-		n++
-		*u = urec{}
-		p.urecs.Put(u)
-	}
-	if ep != nil {
-		p.epochs.exit(ep, n)
+		d.records++
+		d.charge += u.charge()
+		d.epN++
 	}
 	p.recycleKrec(k)
 }

@@ -172,7 +172,7 @@ func (d *dispatcher) run() {
 			d.failAll(p.abortErr)
 		} else {
 			wakeAt := d.admit(now)
-			if d.cur != nil && (d.cur.deadline <= now || p.flushing.Load() > 0) {
+			if d.cur != nil && (d.cur.deadline <= now || p.flushing.Load() > 0 || p.stalled()) {
 				d.cut()
 			}
 			d.launch()
@@ -240,6 +240,7 @@ func (d *dispatcher) activate(s *shard) {
 // finished processes a call's outcome: connection freed, retries queued, throttling.
 func (d *dispatcher) finished(r *sendResult, now int64) {
 	d.inflight--
+	d.p.inflight.Add(-1)
 	for _, s := range r.b.shards {
 		s.q.busy--
 	}
@@ -467,6 +468,7 @@ func (d *dispatcher) launch() {
 		d.ready[n] = nil
 		n++
 		d.inflight++
+		p.inflight.Add(1)
 		p.wg.Add(1)
 		go p.send(b)
 	}

@@ -2,295 +2,190 @@ package producer
 
 import (
 	"context"
-	"fmt"
 	"math/big"
-	"slices"
-	"strconv"
-	"sync"
+	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/kinesis-go/kinesis/aggregation"
+	"github.com/kinesis-go/kinesis/internal/kinesisfake"
 )
 
-// fakeKinesis is a small in-memory Kinesis stream for the producer's unit tests: it
-// routes PutRecords entries like Kinesis (ExplicitHashKey, else MD5 of the partition
-// key) to the open shard holding the hash key, keeps what was written per shard, and
-// lets a test inject faults per call or per entry.
+// fakeKinesis is the in-memory Kinesis of internal/kinesisfake with one stream and
+// the fault hooks the producer's unit tests need: per-call errors, per-entry error
+// codes, ambiguous failures (written, then an error), failing shard listings, and
+// small ListShards pages. Set the hooks before the producer starts.
 type fakeKinesis struct {
-	mu       sync.Mutex
+	*kinesisfake.Kinesis
 	stream   string
-	shards   []*fakeShard
-	nextID   int
-	seq      int64
-	maxKiB   int32
-	pageSize int
+	pageSize int32
 
-	// putHook, when set, runs for each PutRecords call before it is applied. It may
-	// return an error for the whole call, or per-entry error codes (nil: no entry
-	// fault; "" entries succeed).
+	// putHook runs for each PutRecords call (numbered from 1) before it is applied.
+	// It may fail the whole call, or return per-entry error codes ("" succeeds).
 	putHook func(call int, in *kinesis.PutRecordsInput) (entryCodes []string, err error)
-	// afterPut, when set, runs after a PutRecords call was applied; its error replaces
-	// the response (an ambiguous failure: the records were written).
+	// afterPut runs after a call was applied; its error replaces the response.
 	afterPut func(call int) error
 	listErr  error
 	descErr  error
 
-	calls     int
-	listCalls int
-	descCalls int
+	calls atomic.Int64
 }
 
-type fakeShard struct {
-	id     string
-	rng    aggregation.HashRange
-	closed bool
-	recs   []fakeRecord
-}
-
-type fakeRecord struct {
-	pk, ehk string
-	data    []byte
-	seq     string
-}
+type entryCodesKey struct{}
 
 func newFakeKinesis(stream string, shards int) *fakeKinesis {
-	f := &fakeKinesis{stream: stream, maxKiB: 1024, pageSize: 1000}
-	// Even split of the hash key space, as CreateStream does.
-	max := new(big.Int).Lsh(big.NewInt(1), 128)
-	step := new(big.Int).Div(max, big.NewInt(int64(shards)))
-	for i := range shards {
-		start := new(big.Int).Mul(step, big.NewInt(int64(i)))
-		end := new(big.Int).Sub(new(big.Int).Add(start, step), big.NewInt(1))
-		if i == shards-1 {
-			end = new(big.Int).Sub(max, big.NewInt(1))
-		}
-		f.addShard(hashOf(start), hashOf(end))
-	}
-	return f
+	return newFakeKinesisWith(stream, shards, 0)
 }
 
-func hashOf(b *big.Int) aggregation.Hash128 {
-	h, err := aggregation.ParseHash128(b.String())
-	if err != nil {
+// newFakeKinesisWith creates the stream with a max record size of maxKiB (0: 1 MiB).
+func newFakeKinesisWith(stream string, shards int, maxKiB int32) *fakeKinesis {
+	k := kinesisfake.New()
+	in := &kinesis.CreateStreamInput{StreamName: aws.String(stream), ShardCount: aws.Int32(int32(shards))}
+	if maxKiB > 0 {
+		in.MaxRecordSizeInKiB = aws.Int32(maxKiB)
+	}
+	if _, err := k.CreateStream(context.Background(), in); err != nil {
 		panic(err)
 	}
-	return h
-}
-
-func (f *fakeKinesis) addShard(start, end aggregation.Hash128) *fakeShard {
-	s := &fakeShard{id: fmt.Sprintf("shardId-%012d", f.nextID), rng: aggregation.HashRange{Start: start, End: end}}
-	f.nextID++
-	f.shards = append(f.shards, s)
-	return s
+	k.SetPutRecordsHook(func(ctx context.Context, in *kinesis.PutRecordsInput) (map[int]string, error) {
+		codes, _ := ctx.Value(entryCodesKey{}).([]string)
+		var failed map[int]string
+		for i, c := range codes {
+			if c != "" {
+				if failed == nil {
+					failed = make(map[int]string)
+				}
+				failed[i] = c
+			}
+		}
+		return failed, nil
+	})
+	return &fakeKinesis{Kinesis: k, stream: stream, pageSize: 1000}
 }
 
 func apiError(code, msg string, fault smithy.ErrorFault) error {
 	return &smithy.GenericAPIError{Code: code, Message: msg, Fault: fault}
 }
 
-func (f *fakeKinesis) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, _ ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
-	f.mu.Lock()
-	f.calls++
-	call := f.calls
-	hook, after := f.putHook, f.afterPut
-	f.mu.Unlock()
+func (f *fakeKinesis) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, o ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
+	call := int(f.calls.Add(1))
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var codes []string
-	if hook != nil {
-		var err error
-		codes, err = hook(call, in)
+	if f.putHook != nil {
+		codes, err := f.putHook(call, in)
 		if err != nil {
 			return nil, err
 		}
+		ctx = context.WithValue(ctx, entryCodesKey{}, codes)
 	}
-	if aws.ToString(in.StreamName) != f.stream {
-		return nil, apiError("ResourceNotFoundException", "Stream "+aws.ToString(in.StreamName)+" not found", smithy.FaultClient)
-	}
-	out := &kinesis.PutRecordsOutput{Records: make([]types.PutRecordsResultEntry, len(in.Records))}
-	f.mu.Lock()
-	for i, e := range in.Records {
-		if i < len(codes) && codes[i] != "" {
-			out.Records[i] = types.PutRecordsResultEntry{ErrorCode: aws.String(codes[i]), ErrorMessage: aws.String("injected " + codes[i])}
-			out.FailedRecordCount = aws.Int32(aws.ToInt32(out.FailedRecordCount) + 1)
-			continue
-		}
-		h, err := (aggregation.UserRecord{PartitionKey: aws.ToString(e.PartitionKey), ExplicitHashKey: aws.ToString(e.ExplicitHashKey)}).HashKey()
-		if err != nil {
-			f.mu.Unlock()
-			return nil, apiError("ValidationException", err.Error(), smithy.FaultClient)
-		}
-		s := f.route(h)
-		f.seq++
-		seq := fmt.Sprintf("%056d", f.seq)
-		s.recs = append(s.recs, fakeRecord{pk: aws.ToString(e.PartitionKey), ehk: aws.ToString(e.ExplicitHashKey), data: slices.Clone(e.Data), seq: seq})
-		out.Records[i] = types.PutRecordsResultEntry{ShardId: aws.String(s.id), SequenceNumber: aws.String(seq)}
-	}
-	f.mu.Unlock()
-	if after != nil {
-		if err := after(call); err != nil {
+	out, err := f.Kinesis.PutRecords(ctx, in, o...)
+	if err == nil && f.afterPut != nil {
+		if err := f.afterPut(call); err != nil {
 			return nil, err
 		}
 	}
-	return out, nil
+	return out, err
 }
 
-func (f *fakeKinesis) route(h aggregation.Hash128) *fakeShard {
-	for _, s := range f.shards {
-		if !s.closed && s.rng.Contains(h) {
-			return s
-		}
-	}
-	panic("no open shard holds " + h.String())
-}
-
-func (f *fakeKinesis) ListShards(ctx context.Context, in *kinesis.ListShardsInput, _ ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.listCalls++
+func (f *fakeKinesis) ListShards(ctx context.Context, in *kinesis.ListShardsInput, o ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error) {
 	if f.listErr != nil {
 		return nil, f.listErr
 	}
-	if in.NextToken == nil && aws.ToString(in.StreamName) != f.stream {
-		return nil, apiError("ResourceNotFoundException", "Stream not found", smithy.FaultClient)
-	}
-	var open []types.Shard
-	for _, s := range f.shards {
-		if s.closed && in.ShardFilter != nil && in.ShardFilter.Type == types.ShardFilterTypeAtLatest {
-			continue
-		}
-		sh := types.Shard{
-			ShardId: aws.String(s.id),
-			HashKeyRange: &types.HashKeyRange{
-				StartingHashKey: aws.String(s.rng.Start.String()),
-				EndingHashKey:   aws.String(s.rng.End.String()),
-			},
-			SequenceNumberRange: &types.SequenceNumberRange{StartingSequenceNumber: aws.String("0")},
-		}
-		if s.closed {
-			sh.SequenceNumberRange.EndingSequenceNumber = aws.String("9")
-		}
-		open = append(open, sh)
-	}
-	from := 0
-	if in.NextToken != nil {
-		from, _ = strconv.Atoi(*in.NextToken)
-	}
-	to := min(from+f.pageSize, len(open))
-	out := &kinesis.ListShardsOutput{Shards: open[from:to]}
-	if to < len(open) {
-		out.NextToken = aws.String(strconv.Itoa(to))
-	}
-	return out, nil
+	cp := *in
+	cp.MaxResults = aws.Int32(min(aws.ToInt32(in.MaxResults), f.pageSize))
+	return f.Kinesis.ListShards(ctx, &cp, o...)
 }
 
-func (f *fakeKinesis) DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, _ ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.descCalls++
+func (f *fakeKinesis) DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, o ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error) {
 	if f.descErr != nil {
 		return nil, f.descErr
 	}
-	return &kinesis.DescribeStreamSummaryOutput{StreamDescriptionSummary: &types.StreamDescriptionSummary{
-		StreamName:         aws.String(f.stream),
-		StreamARN:          aws.String("arn:aws:kinesis:us-east-1:123456789012:stream/" + f.stream),
-		MaxRecordSizeInKiB: aws.Int32(f.maxKiB),
-	}}, nil
+	return f.Kinesis.DescribeStreamSummary(ctx, in, o...)
 }
 
-// split closes the open shard at index i and opens two children halving its range.
-func (f *fakeKinesis) split(id string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, s := range f.shards {
-		if s.id != id {
-			continue
+func (f *fakeKinesis) putCalls() int { return int(f.calls.Load()) }
+
+// ranges returns every shard's hash key range, closed shards included.
+func (f *fakeKinesis) ranges() map[string]aggregation.HashRange {
+	out := make(map[string]aggregation.HashRange)
+	for _, sh := range f.Shards(f.stream) {
+		rng, err := aggregation.ParseHashRange(*sh.HashKeyRange.StartingHashKey, *sh.HashKeyRange.EndingHashKey)
+		if err != nil {
+			panic(err)
 		}
-		s.closed = true
-		start, end := s.rng.Start.Big(), s.rng.End.Big()
-		mid := new(big.Int).Rsh(new(big.Int).Add(start, end), 1)
-		f.addShard(s.rng.Start, hashOf(mid))
-		f.addShard(hashOf(new(big.Int).Add(mid, big.NewInt(1))), s.rng.End)
-		return
+		out[*sh.ShardId] = rng
 	}
-	panic("no shard " + id)
+	return out
 }
 
-// merge closes two adjacent open shards and opens their union.
-func (f *fakeKinesis) merge(a, b string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var sa, sb *fakeShard
-	for _, s := range f.shards {
-		switch s.id {
-		case a:
-			sa = s
-		case b:
-			sb = s
-		}
-	}
-	sa.closed, sb.closed = true, true
-	lo, hi := sa, sb
-	if sb.rng.Start.Compare(sa.rng.Start) < 0 {
-		lo, hi = sb, sa
-	}
-	f.addShard(lo.rng.Start, hi.rng.End)
-}
-
+// openShardIDs returns the open shards in shard ID order.
 func (f *fakeKinesis) openShardIDs() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	var ids []string
-	for _, s := range f.shards {
-		if !s.closed {
-			ids = append(ids, s.id)
+	for _, sh := range f.Shards(f.stream) {
+		if sh.SequenceNumberRange.EndingSequenceNumber == nil {
+			ids = append(ids, *sh.ShardId)
 		}
 	}
 	return ids
 }
 
-// written returns every user record written, deaggregated, by shard, and fails the
-// test's check when a sub-record lies outside its shard's range (what consumers drop).
+// split splits an open shard in the middle of its range.
+func (f *fakeKinesis) split(id string) {
+	rng := f.ranges()[id]
+	mid := new(big.Int).Rsh(new(big.Int).Add(rng.Start.Big(), rng.End.Big()), 1)
+	mid.Add(mid, big.NewInt(1))
+	if _, err := f.SplitShard(context.Background(), &kinesis.SplitShardInput{StreamName: aws.String(f.stream),
+		ShardToSplit: aws.String(id), NewStartingHashKey: aws.String(mid.String())}); err != nil {
+		panic(err)
+	}
+}
+
+// merge merges two adjacent open shards.
+func (f *fakeKinesis) merge(a, b string) {
+	if _, err := f.MergeShards(context.Background(), &kinesis.MergeShardsInput{StreamName: aws.String(f.stream),
+		ShardToMerge: aws.String(a), AdjacentShardToMerge: aws.String(b)}); err != nil {
+		panic(err)
+	}
+}
+
+// writtenRecord is a user record found in the stream.
 type writtenRecord struct {
 	shard      string
 	seq        string
 	sub        int
 	pk, ehk    string
 	data       string
-	outOfRange bool
+	outOfRange bool // consumers drop it
 }
 
+// written returns every user record written, deaggregated.
 func (f *fakeKinesis) written() []writtenRecord {
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	var out []writtenRecord
-	for _, s := range f.shards {
-		for _, r := range s.recs {
-			if !aggregation.IsAggregated(r.data) {
-				out = append(out, writtenRecord{shard: s.id, seq: r.seq, pk: r.pk, ehk: r.ehk, data: string(r.data)})
+	for id, rng := range f.ranges() {
+		for _, r := range f.Records(f.stream, id) {
+			if !aggregation.IsAggregated(r.Data) {
+				out = append(out, writtenRecord{shard: id, seq: *r.SequenceNumber, pk: *r.PartitionKey, data: string(r.Data)})
 				continue
 			}
-			subs, err := aggregation.Deaggregate(r.data)
+			subs, err := aggregation.Deaggregate(r.Data)
 			if err != nil {
 				panic(err)
 			}
 			for i, u := range subs {
 				h, _ := u.HashKey()
-				out = append(out, writtenRecord{shard: s.id, seq: r.seq, sub: i, pk: u.PartitionKey, ehk: u.ExplicitHashKey,
-					data: string(u.Data), outOfRange: !s.rng.Contains(h)})
+				out = append(out, writtenRecord{shard: id, seq: *r.SequenceNumber, sub: i, pk: u.PartitionKey,
+					ehk: u.ExplicitHashKey, data: string(u.Data), outOfRange: !rng.Contains(h)})
 			}
 		}
 	}
 	return out
 }
 
-func (f *fakeKinesis) putCalls() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.calls
+// sameShard reports whether key's hash key lies in the shard's range.
+func sameShard(f *fakeKinesis, key string, shard string) bool {
+	rng, ok := f.ranges()[shard]
+	return ok && rng.Contains(aggregation.HashKey(key))
 }

@@ -61,7 +61,7 @@ type ShardStats struct {
 
 // counters are the producer-wide counters behind Stats.
 type counters struct {
-	pendingReceived int64 // guarded by mapMu
+	pendingReceived atomic.Int64
 	refreshes       int64 // guarded by mapMu
 	expired         atomic.Int64
 	reput           atomic.Int64
@@ -95,7 +95,7 @@ func (p *Producer) Stats() Stats {
 		ErrorsByCode:       p.metrics.errorCounts(),
 	}
 	p.mapMu.Lock()
-	st.UserRecordsReceived = p.stats.pendingReceived
+	st.UserRecordsReceived = p.stats.pendingReceived.Load()
 	st.ShardMapRefreshes = p.stats.refreshes
 	all := make([]*shard, 0, len(p.registry))
 	for _, s := range p.registry {
@@ -120,12 +120,9 @@ func (p *Producer) Stats() Stats {
 }
 
 func (s *shard) snapshot() ShardStats {
-	s.mu.Lock()
-	received := s.received
-	s.mu.Unlock()
 	return ShardStats{
 		ShardID:               s.id,
-		UserRecordsReceived:   received,
+		UserRecordsReceived:   s.received.Load(),
 		UserRecordsPut:        s.stats.userRecordsPut.Load(),
 		UserRecordsDataPut:    s.stats.userDataPut.Load(),
 		KinesisRecordsPut:     s.stats.kinesisRecordsPut.Load(),
@@ -221,17 +218,14 @@ func newMetrics(p *Producer) (*metrics, error) {
 		st := p.Stats()
 		o.ObserveInt64(pending, st.UserRecordsPending, m.obs...)
 		p.mapMu.Lock()
-		o.ObserveInt64(received, p.stats.pendingReceived, m.obs...) // before any shard was known
+		o.ObserveInt64(received, p.stats.pendingReceived.Load(), m.obs...) // before any shard was known
 		shards := make([]*shard, 0, len(p.registry))
 		for _, s := range p.registry {
 			shards = append(shards, s)
 		}
 		p.mapMu.Unlock()
 		for _, s := range shards {
-			s.mu.Lock()
-			r := s.received
-			s.mu.Unlock()
-			o.ObserveInt64(received, r, s.stats.obs...)
+			o.ObserveInt64(received, s.received.Load(), s.stats.obs...)
 			o.ObserveInt64(userPut, s.stats.userRecordsPut.Load(), s.stats.obs...)
 			o.ObserveInt64(userData, s.stats.userDataPut.Load(), s.stats.obs...)
 			o.ObserveInt64(kinesisPut, s.stats.kinesisRecordsPut.Load(), s.stats.obs...)

@@ -19,7 +19,9 @@ import (
 // Client is the part of *kinesis.Client the producer uses; *kinesis.Client satisfies
 // it. The producer owns retries: it calls PutRecords, ListShards and
 // DescribeStreamSummary with the SDK retryer turned off (aws.NopRetryer), so that the
-// two layers do not multiply attempts.
+// two layers do not multiply attempts. The producer reuses the Data buffers of the
+// PutRecords entries once the call has returned: an implementation (a test fake, say)
+// must copy what it keeps.
 type Client interface {
 	PutRecords(ctx context.Context, params *kinesis.PutRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error)
 	ListShards(ctx context.Context, params *kinesis.ListShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error)
@@ -44,7 +46,6 @@ type Producer struct {
 	// Shard map: swapped atomically, read by every Put.
 	smap      atomic.Pointer[shardMap]
 	mapMu     sync.Mutex
-	pending   []*urec           // put before the first shard map, guarded by mapMu
 	registry  map[string]*shard // every shard ever mapped, guarded by mapMu
 	parked    []parkedKrec      // written to an unexpected shard, guarded by mapMu
 	refreshCh chan struct{}     // asks the mapper for a refresh (capacity 1)
@@ -58,6 +59,7 @@ type Producer struct {
 	budget   *budget
 	epochs   *epochs
 	flushing atomic.Int32 // Flush calls in progress: send everything at once
+	inflight atomic.Int32 // PutRecords calls in flight
 	aborting atomic.Bool  // Close's context ended: fail everything
 	abortErr error        // set before aborting
 	closing  chan struct{}
@@ -65,19 +67,19 @@ type Producer struct {
 	closed   bool
 	closeRes chan struct{} // closed when Close has finished
 
-	lingerQ *lingerQueue
-	enc     *encodeQueue
-	disp    *dispatcher
-	deliv   *deliverer
+	router *router
+	enc    *encodeQueue
+	disp   *dispatcher
+	deliv  *deliverer
 
 	runCtx    context.Context // cancelled when the producer stops (or aborts)
 	cancelRun context.CancelFunc
 	stop      chan struct{}
 	wg        sync.WaitGroup
 
-	urecs   sync.Pool
-	krecs   sync.Pool
-	bufs    sync.Pool
+	krecs   sync.Pool // *krec
+	bufs    sync.Pool // *aggBuf
+	data    sync.Pool // *[]byte, encodings of aggregates
 	metrics *metrics
 	stats   counters
 }
@@ -120,7 +122,6 @@ func New(client Client, streamName string, optFns ...func(*Options)) (*Producer,
 		closeRes:    make(chan struct{}),
 		stop:        make(chan struct{}),
 	}
-	p.urecs.New = func() any { return new(urec) }
 	p.krecs.New = func() any { return new(krec) }
 	p.bufs.New = func() any { return new(aggBuf) }
 	m, err := newMetrics(p)
@@ -129,7 +130,11 @@ func New(client Client, streamName string, optFns ...func(*Options)) (*Producer,
 	}
 	p.metrics = m
 	p.runCtx, p.cancelRun = context.WithCancel(context.Background())
-	p.lingerQ = newLingerQueue()
+	p.router = newRouter(p)
+	p.budget.full = func() {
+		p.router.kickBlocked()
+		p.disp.kick()
+	}
 	p.enc = newEncodeQueue()
 	p.disp = newDispatcher(p)
 	p.deliv = newDeliverer(p)
@@ -137,7 +142,7 @@ func New(client Client, streamName string, optFns ...func(*Options)) (*Producer,
 	encoders := min(runtime.GOMAXPROCS(0), 4)
 	p.wg.Add(4 + encoders)
 	go p.runMapper()
-	go p.runLinger()
+	go p.router.run()
 	go p.disp.run()
 	go p.deliv.run()
 	for range encoders {
@@ -146,8 +151,15 @@ func New(client Client, streamName string, optFns ...func(*Options)) (*Producer,
 	return p, nil
 }
 
-// now is the producer's monotonic clock in nanoseconds.
-func (p *Producer) now() int64 { return int64(time.Since(p.base)) }
+// stalled reports whether a Put waits for room while no call is in flight: then no
+// record can join an aggregate or a batch until the pipeline sends what it holds.
+func (p *Producer) stalled() bool {
+	return p.budget.waiters.Load() > 0 && p.inflight.Load() == 0
+}
+
+// now is the producer's monotonic clock in nanoseconds, never 0 (0 marks an arrival
+// not taken yet).
+func (p *Producer) now() int64 { return int64(time.Since(p.base)) + 1 }
 
 // Put buffers r for sending and returns; done is called exactly once with the
 // record's result, from the producer's callback goroutine (see the package
@@ -163,11 +175,11 @@ func (p *Producer) Put(ctx context.Context, r Record, done func(Result, error)) 
 	if p.epochs.cur.Load().closed {
 		return ErrClosed
 	}
-	hash, err := p.validate(ctx, &r)
-	if err != nil {
+	u := urec{rec: r, done: done}
+	if err := p.validate(ctx, &u); err != nil {
 		return err
 	}
-	charge := int64(len(r.Data)+len(r.PartitionKey)+len(r.ExplicitHashKey)) + RecordOverhead
+	charge := u.charge()
 	if err := p.budget.acquire(ctx, charge, p.closing); err != nil {
 		return err
 	}
@@ -176,14 +188,8 @@ func (p *Producer) Put(ctx context.Context, r Record, done func(Result, error)) 
 		p.budget.release(1, charge)
 		return ErrClosed
 	}
-	u := p.urecs.Get().(*urec)
-	u.rec = r
-	u.hash = hash
-	u.done = done
-	u.arrival = p.now()
-	u.charge = charge
 	u.ep = ep
-	p.route(u, true)
+	p.router.push(&u)
 	return nil
 }
 
@@ -207,39 +213,49 @@ func (p *Producer) PutSync(ctx context.Context, r Record) (Result, error) {
 	}
 }
 
-// validate checks r against what Kinesis accepts and returns its hash key.
-func (p *Producer) validate(ctx context.Context, r *Record) (aggregation.Hash128, error) {
+// validate checks u's record against what Kinesis accepts and computes its hash key
+// (the MD5 of the partition key, unless an explicit hash key is given): done here, it
+// runs in parallel when several goroutines put.
+func (p *Producer) validate(ctx context.Context, u *urec) error {
+	r := &u.rec
 	pk := r.PartitionKey
 	switch {
 	case pk == "":
-		return aggregation.Hash128{}, &InvalidRecordError{Field: "PartitionKey", Reason: "empty; it must have 1 to 256 Unicode characters"}
+		return &InvalidRecordError{Field: "PartitionKey", Reason: "empty; it must have 1 to 256 Unicode characters"}
 	case len(pk) > maxPartitionKeyLen && utf8.RuneCountInString(pk) > maxPartitionKeyLen:
-		return aggregation.Hash128{}, &InvalidRecordError{Field: "PartitionKey",
+		return &InvalidRecordError{Field: "PartitionKey",
 			Reason: fmt.Sprintf("%d characters; at most %d are allowed", utf8.RuneCountInString(pk), maxPartitionKeyLen)}
 	case !utf8.ValidString(pk):
 		// The SDK would replace invalid bytes, and Kinesis hash another key than the
 		// one the producer predicts the shard with.
-		return aggregation.Hash128{}, &InvalidRecordError{Field: "PartitionKey", Reason: "not valid UTF-8"}
+		return &InvalidRecordError{Field: "PartitionKey", Reason: "not valid UTF-8"}
+	}
+	if r.Data == nil {
+		r.Data = noData // Kinesis refuses a missing Data blob, not an empty one
 	}
 	if size := len(r.Data) + len(pk); size > defaultMaxRecord {
 		limit, err := p.maxRecordSize(ctx)
 		if err != nil {
-			return aggregation.Hash128{}, err
+			return err
 		}
 		if int64(size) > limit {
-			return aggregation.Hash128{}, &InvalidRecordError{Field: "Data",
+			return &InvalidRecordError{Field: "Data",
 				Reason: fmt.Sprintf("data plus partition key is %d bytes; the stream's max record size is %d bytes", size, limit)}
 		}
 	}
 	if r.ExplicitHashKey != "" {
 		h, err := aggregation.ParseHash128(r.ExplicitHashKey)
 		if err != nil {
-			return h, &InvalidRecordError{Field: "ExplicitHashKey", Reason: "must be a decimal integer in 0..2^128-1", Err: err}
+			return &InvalidRecordError{Field: "ExplicitHashKey", Reason: "must be a decimal integer in 0..2^128-1", Err: err}
 		}
-		return h, nil
+		u.hash, u.hashed = h, true
+		return nil
 	}
-	return aggregation.HashKey(pk), nil
+	u.hash, u.hashed = aggregation.HashKey(pk), true
+	return nil
 }
+
+var noData = []byte{}
 
 // maxRecordSize waits for the first DescribeStreamSummary answer.
 func (p *Producer) maxRecordSize(ctx context.Context) (int64, error) {
@@ -253,97 +269,8 @@ func (p *Producer) maxRecordSize(ctx context.Context) (int64, error) {
 	}
 }
 
-// route hands u to the aggregator of its predicted shard, or to the pending list while
-// no shard map is known. received says whether u is new (counted in the stats).
-func (p *Producer) route(u *urec, received bool) {
-	for {
-		m := p.smap.Load()
-		if m == nil {
-			p.mapMu.Lock()
-			if p.smap.Load() == nil {
-				if p.aborting.Load() {
-					p.mapMu.Unlock()
-					p.failRecs([]*urec{u}, p.abortErr)
-					return
-				}
-				p.pending = append(p.pending, u)
-				if received {
-					p.stats.pendingReceived++
-				}
-				p.mapMu.Unlock()
-				return
-			}
-			p.mapMu.Unlock()
-			continue
-		}
-		if p.addToShard(m.lookup(u.hash), u, received, false) {
-			return
-		}
-		// The shard was retired by a new map: look again.
-	}
-}
-
-// addToShard adds u to s's current aggregate and sends the aggregate on when it is
-// full, or at once when a Flush waits for u (unless rerouting: the caller sends the
-// shards it touched afterwards). It returns false when s was retired. received says
-// whether u is new (counted in the stats).
-func (p *Producer) addToShard(s *shard, u *urec, received, rerouting bool) bool {
-	var out [2]*aggBuf
-	n := 0
-	newDeadline := false
-	s.mu.Lock()
-	if s.retired {
-		s.mu.Unlock()
-		return false
-	}
-	if p.aborting.Load() {
-		s.mu.Unlock()
-		p.failRecs([]*urec{u}, p.abortErr)
-		return true
-	}
-	if received {
-		s.received++
-	}
-	if b := s.cur; b != nil && !p.addTo(b, u) {
-		out[n] = s.takeCur()
-		n++
-	}
-	if s.cur == nil {
-		b := p.newBuf(s, u.arrival)
-		if p.addTo(b, u) {
-			s.cur = b
-			newDeadline = true
-		} else {
-			// Too big to aggregate: it goes alone, after what was buffered before it.
-			b.plain = true
-			b.recs = append(b.recs, u)
-			b.seq = s.nextSeq()
-			out[n] = b
-			n++
-		}
-	}
-	if s.cur != nil && !rerouting && (p.linger == 0 || p.flushing.Load() > 0 && u.ep != p.epochs.cur.Load()) {
-		out[n] = s.takeCur()
-		n++
-		newDeadline = false
-	}
-	var item lingerItem
-	if newDeadline {
-		item = lingerItem{shard: s, buf: s.cur, gen: s.cur.gen, deadline: s.cur.deadline}
-	}
-	s.mu.Unlock()
-
-	for _, b := range out[:n] {
-		p.enc.push(b)
-	}
-	if newDeadline {
-		p.lingerQ.push(item)
-	}
-	return true
-}
-
 // failRecs delivers err as the result of recs (not part of any Kinesis record yet).
-func (p *Producer) failRecs(recs []*urec, err error) {
+func (p *Producer) failRecs(recs []urec, err error) {
 	if len(recs) == 0 {
 		return
 	}
@@ -351,22 +278,6 @@ func (p *Producer) failRecs(recs []*urec, err error) {
 	k.recs = append(k.spare[:0], recs...)
 	k.spare = nil
 	p.fail(k, err)
-}
-
-// sweep sends every shard's current aggregate on now (Flush), or fails it (abort).
-func (p *Producer) sweep() {
-	m := p.smap.Load()
-	if m == nil {
-		return
-	}
-	for _, s := range m.shards {
-		s.mu.Lock()
-		b := s.takeCur()
-		s.mu.Unlock()
-		if b != nil {
-			p.enc.push(b)
-		}
-	}
 }
 
 // Flush sends everything buffered at once (partial aggregates and requests, without
@@ -381,7 +292,7 @@ func (p *Producer) Flush(ctx context.Context) error {
 	}
 	p.flushing.Add(1)
 	defer p.flushing.Add(-1)
-	p.sweep()
+	p.router.flushAll()
 	p.disp.kick()
 	return waitEpochs(ctx, eps)
 }
@@ -406,7 +317,7 @@ func (p *Producer) Close(ctx context.Context) error {
 	eps := p.epochs.seal(true)
 	close(p.closing) // wakes Puts blocked on the buffer
 	p.flushing.Add(1)
-	p.sweep()
+	p.router.flushAll()
 	p.disp.kick()
 	err := waitEpochs(ctx, eps)
 	if err != nil {
@@ -415,7 +326,6 @@ func (p *Producer) Close(ctx context.Context) error {
 	}
 	close(p.stop)
 	p.cancelRun()
-	p.lingerQ.stop()
 	p.enc.stop()
 	p.disp.kick()
 	p.deliv.kick()
@@ -429,28 +339,15 @@ func (p *Producer) abort(err error) {
 	p.abortErr = err
 	p.aborting.Store(true)
 	p.cancelRun() // in-flight PutRecords calls end; their records fail
-	// Records waiting for the shard map or a refresh.
+	// Records parked for a shard map refresh; the router fails what it holds.
 	p.mapMu.Lock()
-	pending := p.pending
-	p.pending = nil
 	parked := p.parked
 	p.parked = nil
 	p.mapMu.Unlock()
-	p.failRecs(pending, err)
 	for _, pk := range parked {
 		p.fail(pk.k, err)
 	}
-	// Aggregates being filled: the encoders fail what they get while aborting.
-	if m := p.smap.Load(); m != nil {
-		for _, s := range m.shards {
-			s.mu.Lock()
-			b := s.takeCur()
-			s.mu.Unlock()
-			if b != nil {
-				p.enc.push(b)
-			}
-		}
-	}
+	p.router.flushAll()
 	p.enc.kick()
 	p.disp.kick()
 }

@@ -68,25 +68,35 @@ type Attempt struct {
 // Succeeded reports whether the attempt wrote the record.
 func (a Attempt) Succeeded() bool { return a.ErrorCode == "" }
 
-// urec is a buffered user record, from Put until its result is delivered.
+// urec is a buffered user record, from Put until its result is delivered. It is kept
+// by value in the slices of its aggregate buffer and Kinesis record: no allocation
+// or pooling per user record.
+//
+// It is copied on every Put, so it is kept small (112 bytes).
 type urec struct {
 	rec     Record
 	hash    aggregation.Hash128
 	done    func(Result, error)
-	arrival int64 // p.now() at Put
-	charge  int64 // bytes charged against MaxBufferedBytes
+	arrival int64 // p.now() when buffered (that of its aggregate's first record)
 	ep      *epoch
-	sub     int32     // index inside its aggregate
-	prior   []Attempt // attempts before a re-put after landing on a wrong shard
+	prior   *[]Attempt // attempts before a re-put after landing on a wrong shard
+	sub     int32      // index inside its aggregate
+	hashed  bool       // hash is set (from the explicit hash key, or by the router)
+}
+
+// charge is what u counts against MaxBufferedBytes.
+func (u *urec) charge() int64 {
+	return int64(len(u.rec.Data)+len(u.rec.PartitionKey)+len(u.rec.ExplicitHashKey)) + RecordOverhead
 }
 
 // krec is a Kinesis record: an aggregate of user records or one plain user record,
 // from encoding until its user records' results are delivered. It is also the unit of
 // delivery: a result (shardID, seqNum or err) for all of recs.
 type krec struct {
-	recs  []*urec
-	one   [1]*urec // backing array of recs for a plain record
-	spare []*urec  // a recycled slice, handed to the next aggregate buffer
+	recs  []urec
+	one   [1]urec // backing array of recs for a plain record
+	spare []urec  // a recycled slice, handed to the next aggregate buffer
+	buf   *[]byte // pooled backing array of data for an aggregate
 
 	pk, ehk    string
 	data       []byte
@@ -133,15 +143,6 @@ func (l *krecList) pushBack(k *krec) {
 		l.tail.next = k
 	}
 	l.tail = k
-	l.n++
-}
-
-func (l *krecList) pushFront(k *krec) {
-	k.next = l.head
-	l.head = k
-	if l.tail == nil {
-		l.tail = k
-	}
 	l.n++
 }
 

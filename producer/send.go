@@ -194,6 +194,9 @@ func (p *Producer) expire(k *krec, cause error) {
 }
 
 func (p *Producer) recycleKrec(k *krec) {
+	if k.buf != nil {
+		p.data.Put(k.buf)
+	}
 	k.reset()
 	p.krecs.Put(k)
 }

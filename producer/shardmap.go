@@ -112,7 +112,7 @@ func (p *Producer) runMapper() {
 				wait = min(wait, pendingCheckMax)
 			}
 			p.requeueParked(parked)
-			p.expireWaiting(err)
+			p.router.post(routerMsg{kind: msgMapError, err: err})
 		} else {
 			failures = 0
 			wait = minRefreshGap
@@ -191,8 +191,11 @@ func (p *Producer) refresh(ctx context.Context, parked []parkedKrec) error {
 	if err != nil {
 		return err
 	}
-	p.install(m)
-	p.resolveParked(parked, m)
+	p.router.post(routerMsg{kind: msgMap, m: m})
+	p.mapMu.Lock()
+	p.stats.refreshes++
+	p.mapMu.Unlock()
+	p.resolveParked(parked)
 	return nil
 }
 
@@ -263,78 +266,6 @@ func (p *Producer) buildMap(list []types.Shard) (*shardMap, error) {
 	return m, nil
 }
 
-// install swaps m in, retires the shards it no longer has (their buffered records are
-// routed again with m) and routes the records that waited for a map.
-func (p *Producer) install(m *shardMap) {
-	p.mapMu.Lock()
-	old := p.smap.Load()
-	p.smap.Store(m)
-	pending := p.pending
-	p.pending = nil
-	p.stats.refreshes++
-	p.mapMu.Unlock()
-
-	var moved []*urec
-	var retired []string
-	if old != nil {
-		for _, s := range old.shards {
-			if m.has(s) {
-				continue
-			}
-			retired = append(retired, s.id)
-			s.mu.Lock()
-			s.retired = true
-			b := s.cur
-			s.cur = nil
-			s.mu.Unlock()
-			if b != nil {
-				moved = append(moved, b.recs...)
-				if b.agg != nil {
-					b.agg.Drain() // reset; the records are aggregated again
-				}
-				b.recs = b.recs[:0]
-				p.recycleBuf(b)
-			}
-		}
-	}
-	if old == nil {
-		p.log.Debug("kinesis producer: shard map loaded", "shards", len(m.shards), "waiting_records", len(pending))
-	} else if len(retired) > 0 || len(old.shards) != len(m.shards) {
-		p.log.Info("kinesis producer: shard map changed", "shards", len(m.shards), "closed", retired)
-	}
-	p.reroute(pending, false)
-	p.reroute(moved, false)
-}
-
-// reroute routes records again (after a map change or a wrong-shard write); their
-// deadline has usually passed, so their shards' aggregates are sent at once.
-func (p *Producer) reroute(recs []*urec, received bool) {
-	if len(recs) == 0 {
-		return
-	}
-	var touched []*shard
-	m := p.smap.Load()
-	for _, u := range recs {
-		s := m.lookup(u.hash)
-		for !p.addToShard(s, u, received, true) {
-			m = p.smap.Load()
-			s = m.lookup(u.hash)
-		}
-		if !slices.Contains(touched, s) {
-			touched = append(touched, s)
-		}
-	}
-	// Send what they joined now rather than at the aggregates' later deadlines.
-	for _, s := range touched {
-		s.mu.Lock()
-		b := s.takeCur()
-		s.mu.Unlock()
-		if b != nil {
-			p.enc.push(b)
-		}
-	}
-}
-
 // wrongShard handles a Kinesis record that Kinesis wrote to shardID instead of the
 // predicted shard (the map is stale: a reshard). A plain record is where Kinesis
 // routes it, so it succeeded. The user records of an aggregate succeed when their hash
@@ -378,7 +309,7 @@ func (p *Producer) requeueParked(parked []parkedKrec) {
 	p.mapMu.Unlock()
 }
 
-func (p *Producer) resolveParked(parked []parkedKrec, m *shardMap) {
+func (p *Producer) resolveParked(parked []parkedKrec) {
 	var all []types.Shard
 	listed := false
 	for _, pk := range parked {
@@ -439,7 +370,7 @@ func (p *Producer) listAllShards(ctx context.Context) ([]types.Shard, error) {
 // the others again, keeping their attempts, arrival and TTL.
 func (p *Producer) splitWrongShard(k *krec, actual *shard, seqNum string) {
 	var ok *krec
-	var again []*urec
+	var again []urec
 	for _, u := range k.recs {
 		if actual.rng.Contains(u.hash) {
 			if ok == nil {
@@ -472,53 +403,26 @@ func (p *Producer) splitWrongShard(k *krec, actual *shard, seqNum string) {
 			attempts[n-1].ErrorCode = "WrongShard"
 			attempts[n-1].ErrorMessage = fmt.Sprintf("written to shard %s, whose hash key range does not hold the record; put again", actual.id)
 		}
-		for _, u := range again {
-			u.prior = append(u.prior, attempts...)
+		for i := range again {
+			var prior []Attempt
+			if again[i].prior != nil {
+				prior = *again[i].prior
+			}
+			prior = append(prior[:len(prior):len(prior)], attempts...)
+			again[i].prior = &prior
 		}
 		p.stats.reput.Add(int64(len(again)))
 		p.log.Debug("kinesis producer: putting user records again after a wrong-shard write",
 			"records", len(again), "shard", actual.id)
-		p.reroute(again, false)
+		p.router.post(routerMsg{kind: msgReroute, recs: again})
 	}
 	k.recs = k.recs[:0]
 	p.recycleKrec(k)
 }
 
-// expireWaiting fails the records waiting for a shard map whose TTL passed (with
-// cause), or all of them when cause cannot be retried.
-func (p *Producer) expireWaiting(cause error) {
-	now := p.now()
-	fatal := !IsRetryable(cause)
-	p.mapMu.Lock()
-	if p.smap.Load() != nil {
-		p.mapMu.Unlock()
-		return
-	}
-	var failed []*urec
-	keep := p.pending[:0]
-	for _, u := range p.pending {
-		if fatal || u.arrival+p.ttl <= now {
-			failed = append(failed, u)
-		} else {
-			keep = append(keep, u)
-		}
-	}
-	clear(p.pending[len(keep):])
-	p.pending = keep
-	p.mapMu.Unlock()
-	if len(failed) == 0 {
-		return
-	}
-	var err error
-	if fatal {
-		err = cause
-		p.log.Error("kinesis producer: cannot load the shard map; failing the waiting records", "records", len(failed), "error", cause)
-	} else {
-		err = &ExpiredError{TTL: p.opts.RecordTTL, Cause: cause}
-		p.stats.expired.Add(int64(len(failed)))
-	}
-	p.failRecs(failed, err)
-}
+// errMapNotLoaded is the cause of records that expired before the first shard map
+// load finished.
+var errMapNotLoaded = errors.New("producer: the shard map is not loaded yet")
 
 // backoff is an exponential delay with jitter: between half and all of
 // min(max, base*2^(attempt-1)).
