@@ -47,6 +47,10 @@ type Consumer struct {
 	metrics      *metrics
 	running      atomic.Bool
 	readInterval time.Duration // minReadInterval; benchmarks lower it
+
+	fanOut            FanOutClient  // set for RetrievalFanOut
+	subscribe         subscribeFunc // opens a subscription; tests script it
+	subscribeInterval time.Duration // minSubscribeInterval; tests may lower it
 }
 
 // New returns a Consumer of streamName that keeps leases and checkpoints in store and
@@ -70,11 +74,18 @@ func New(client Client, streamName string, store checkpoint.Store, newProcessor 
 	if err := o.resolve(streamName); err != nil {
 		return nil, err
 	}
+	var fc FanOutClient
+	if o.Retrieval == RetrievalFanOut {
+		var ok bool
+		if fc, ok = client.(FanOutClient); !ok {
+			return nil, fmt.Errorf("%w: Retrieval FANOUT needs a client with RegisterStreamConsumer, DescribeStreamConsumer, DeregisterStreamConsumer and SubscribeToShard (FanOutClient, e.g. *kinesis.Client); %T has not", ErrInvalidOptions, client)
+		}
+	}
 	m, err := newMetrics(o.MeterProvider, o.ApplicationName, streamName, o.WorkerID)
 	if err != nil {
 		return nil, fmt.Errorf("consumer: creating metric instruments: %w", err)
 	}
-	return &Consumer{
+	c := &Consumer{
 		client:       client,
 		stream:       streamName,
 		store:        store,
@@ -83,7 +94,16 @@ func New(client Client, streamName string, store checkpoint.Store, newProcessor 
 		log:          o.Logger.With("stream", streamName, "worker", o.WorkerID),
 		metrics:      m,
 		readInterval: minReadInterval,
-	}, nil
+
+		fanOut:            fc,
+		subscribeInterval: minSubscribeInterval,
+	}
+	if ss, ok := fc.(streamSubscriber); ok {
+		c.subscribe = ss.subscribeStream
+	} else if fc != nil {
+		c.subscribe = clientSubscribe(fc)
+	}
+	return c, nil
 }
 
 // WorkerID returns the id this worker writes as the owner of its leases.
@@ -115,13 +135,36 @@ func (c *Consumer) Run(ctx context.Context) error {
 			return fmt.Errorf("consumer: lease table: %w", err)
 		}
 	}
-	if _, err := c.client.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(c.stream)}); err != nil {
+	sum, err := c.client.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(c.stream)})
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
 		return kinesisError(c.stream, "kinesis:DescribeStreamSummary", err)
 	}
-	return newWorker(c).run(ctx)
+	w := newWorker(c)
+	if c.fanOut != nil {
+		var streamARN string
+		if sum.StreamDescriptionSummary != nil {
+			streamARN = aws.ToString(sum.StreamDescriptionSummary.StreamARN)
+		}
+		arn, err := c.registerConsumer(ctx, streamARN)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fanOutError(c.stream, err)
+		}
+		w.streamARN, w.consumerARN = streamARN, arn
+		if c.opts.DeregisterOnShutdown {
+			defer func() {
+				dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.ShutdownTimeout)
+				defer cancel()
+				c.deregisterConsumer(dctx, w.currentConsumerARN())
+			}()
+		}
+	}
+	return w.run(ctx)
 }
 
 // worker is the state of one Run.
@@ -142,6 +185,12 @@ type worker struct {
 	shardEnded *broadcast    // a shard finished on this worker (children may start)
 	tracker    *expiryTracker
 	rng        *rand.Rand
+
+	streamARN   string     // RetrievalFanOut: the stream's ARN
+	arnMu       sync.Mutex // guards consumerARN; held while registering again
+	consumerARN string     // RetrievalFanOut: the registered stream consumer
+
+	lastTakeInterval time.Duration // adaptive LeaseTakeInterval after the last good scan (takeLoop only)
 }
 
 func newWorker(c *Consumer) *worker {
@@ -284,18 +333,26 @@ func (w *worker) takeLoop(ctx context.Context) {
 		case <-w.takeNow:
 			t.Stop()
 		}
-		if err := w.takeOnce(ctx); err != nil && ctx.Err() == nil {
+		n, err := w.takeOnce(ctx)
+		if err != nil && ctx.Err() == nil {
 			w.log.Warn("lease scan failed; will retry", "error", err)
 		}
-		t.Reset(w.opts.LeaseTakeInterval)
+		interval := w.opts.LeaseTakeInterval
+		if w.opts.adaptiveTake && err == nil {
+			interval = AdaptiveLeaseTakeInterval(n, w.opts.FailoverTime)
+			w.lastTakeInterval = interval
+		} else if w.opts.adaptiveTake && w.lastTakeInterval > 0 {
+			interval = w.lastTakeInterval
+		}
+		t.Reset(interval)
 	}
 }
 
-// takeOnce is one take cycle.
-func (w *worker) takeOnce(ctx context.Context) error {
+// takeOnce is one take cycle; it returns the number of leases in the table.
+func (w *worker) takeOnce(ctx context.Context) (int, error) {
 	leases, err := w.c.store.ListLeases(ctx)
 	if err != nil {
-		return fmt.Errorf("consumer: listing leases: %w", err)
+		return 0, fmt.Errorf("consumer: listing leases: %w", err)
 	}
 	now := time.Now()
 	w.tracker.observe(leases, now)
@@ -344,7 +401,7 @@ func (w *worker) takeOnce(ctx context.Context) error {
 	n := len(w.held)
 	w.mu.Unlock()
 	w.m.currentLeases.Record(ctx, int64(n), attrs)
-	return nil
+	return len(leases), nil
 }
 
 // take takes one lease and starts its shard. The write itself is not cancelled by ctx:

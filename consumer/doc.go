@@ -28,12 +28,14 @@
 // shards once, then runs until its context ends:
 //
 //   - a renewer, which renews every held lease each FailoverTime/3;
-//   - a taker, which scans the lease table at once, every LeaseTakeInterval and whenever
-//     one of its shards finished, and takes or steals leases;
+//   - a taker, which scans the lease table at once, every LeaseTakeInterval (adaptive by
+//     default: 1s for small tables, longer for large ones) and whenever one of its shards
+//     finished, and takes or steals leases;
 //   - a shard syncer, which lists the shards every ShardSyncInterval and creates missing
 //     leases;
 //   - one goroutine per held lease, which waits for the shard's parents, then runs a
-//     reader goroutine (GetRecords into a bounded channel) and calls the processor.
+//     reader goroutine (GetRecords, or SubscribeToShard events with enhanced fan-out,
+//     into a bounded channel) and calls the processor.
 //
 // Every goroutine is owned and waited for: nothing Run started runs after it returns.
 //
@@ -109,6 +111,37 @@
 // disabled for these two calls so attempts do not multiply; ListShards and
 // DescribeStreamSummary keep the client's retryer.
 //
+// # Enhanced fan-out
+//
+// With Options.Retrieval = RetrievalFanOut the reader of a shard is a subscription
+// instead of polling; everything else (leases, processor calls, checkpoints, hash-range
+// filtering, deaggregation, resharding, metrics) is the same code. Run registers the
+// stream consumer Options.ConsumerName (default ApplicationName) with
+// RegisterStreamConsumer, or reuses the existing one (ResourceInUseException, then
+// DescribeStreamConsumer), and waits until it is ACTIVE. Each held shard subscribes with
+// SubscribeToShard at its checkpoint (AT_SEQUENCE_NUMBER, dropping every record at or
+// before the checkpoint as polling does) or at the lease's initial position. A
+// subscription lasts at most 5 minutes; when it ends, or fails (a network error, an
+// error event, a refused call such as ResourceInUseException while the previous
+// subscription is still open), the reader subscribes again AFTER_SEQUENCE_NUMBER of the
+// last event's ContinuationSequenceNumber, with a backoff after errors and never more
+// than one SubscribeToShard call per second per shard. An event without
+// ContinuationSequenceNumber ends the shard, with its ChildShards, exactly like
+// GetRecords without NextShardIterator. The reader holds at most MaxPrefetchBatches
+// events ahead of the processor; when they are all waiting it stops reading the event
+// stream, so the SDK stops reading the connection and flow control pushes back on
+// Kinesis: memory stays bounded however slow the processor is.
+//
+// Polling or fan-out? Polling (the default) costs nothing extra, but every application
+// reading the stream shares each shard's 2 MiB/s and 5 GetRecords calls/s, and a quiet
+// shard's records wait up to IdleTimeBetweenReads. Fan-out gives each registered consumer
+// its own 2 MiB/s per shard, pushed with about 70 ms latency, at a price per
+// consumer-shard hour and per GB retrieved, with at most 20 consumers per stream. Pick
+// fan-out for three or more applications on one stream, for latency-sensitive
+// processing, or when one application needs the full read throughput; keep polling
+// otherwise. The consumer stays registered after Run returns unless
+// Options.DeregisterOnShutdown is set, so a redeploy reuses it at once.
+//
 // KPL-aggregated records are deaggregated: each user record carries its Kinesis record's
 // sequence number and its index in the aggregate as SubSequenceNumber (0 for records that
 // are not aggregated). Sub-records whose hash key lies outside the shard's hash range
@@ -150,19 +183,29 @@
 //	TakenLeases                          counter   leases taken (stolen=true|false)
 //	LostLeases                           counter   leases lost
 //	RenewLease.Success                   counter   renewals (success=true|false)
+//	SubscribeToShard.Success             counter   fan-out subscribe calls (success=true|false), per shard
+//	SubscribeToShard.StreamErrors        counter   fan-out subscriptions ended by an error, per shard
 //
 // # Costs
 //
 // Per held lease, FailoverTime/3 renewals (18 writes a minute with the defaults), one
-// write per checkpoint; per worker, one table scan per LeaseTakeInterval (60 a minute with
-// the defaults) and one ListShards and scan per ShardSyncInterval. With the defaults two
-// workers holding 8 leases make about 34 lease-table requests per lease per minute plus
-// their checkpoints.
+// write per checkpoint; per worker, one table scan per LeaseTakeInterval and one
+// ListShards and scan per ShardSyncInterval. The default LeaseTakeInterval adapts to the
+// table: 1s up to 100 leases (60 scans a minute), then 10 ms per lease up to
+// FailoverTime/2, so each worker reads at most about 8 read units per second of lease
+// table whatever its size (see Options.LeaseTakeInterval for the arithmetic). With the
+// defaults two workers holding 8 leases make about 34 lease-table requests per lease per
+// minute plus their checkpoints. Enhanced fan-out adds one SubscribeToShard per shard
+// per 5 minutes (more after errors) and the fan-out charges; it makes no GetRecords
+// calls.
 //
 // # Permissions
 //
 // kinesis:DescribeStreamSummary, kinesis:ListShards, kinesis:GetShardIterator and
-// kinesis:GetRecords on the stream; dynamodb:DescribeTable, GetItem, PutItem, UpdateItem,
+// kinesis:GetRecords on the stream (with fan-out, instead of the last two:
+// kinesis:RegisterStreamConsumer and kinesis:DescribeStreamConsumer on the stream,
+// kinesis:DescribeStreamConsumer and kinesis:SubscribeToShard on the consumer ARN, and
+// kinesis:DeregisterStreamConsumer with DeregisterOnShutdown); dynamodb:DescribeTable, GetItem, PutItem, UpdateItem,
 // DeleteItem and Scan on the lease table (and CreateTable to create it). Access denied
 // errors name the missing action (*AccessDeniedError here, checkpoint.AccessDeniedError
 // for the table).

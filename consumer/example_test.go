@@ -116,3 +116,31 @@ func Example_dynamoDB() {
 		log.Fatal(err)
 	}
 }
+
+// Enhanced fan-out: the application registers its own stream consumer (named after the
+// application, reused by every worker and every later run) and gets each shard's records
+// pushed, with its own 2 MiB/s per shard, instead of polling.
+func Example_fanOut() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	store, err := checkpoint.NewDynamoDB(dynamodb.NewFromConfig(cfg), "trades-alerts")
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := consumer.New(kinesis.NewFromConfig(cfg), "trades", store,
+		func(shardID string) consumer.RecordProcessor { return &tradeProcessor{shardID: shardID} },
+		func(o *consumer.Options) {
+			o.ApplicationName = "trades-alerts" // also the stream consumer's name
+			o.Retrieval = consumer.RetrievalFanOut
+		})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := c.Run(ctx); err != nil {
+		log.Fatal(err)
+	}
+}

@@ -25,6 +25,9 @@ type metrics struct {
 	renewLease       metric.Int64Counter
 	processorErrors  metric.Int64Counter
 
+	subscribe          metric.Int64Counter
+	subscriptionErrors metric.Int64Counter
+
 	worker attribute.Set // application, stream, worker
 }
 
@@ -45,18 +48,20 @@ func newMetrics(mp metric.MeterProvider, application, stream, worker string) (*m
 		metric.WithDescription("Time RecordProcessor.ProcessRecords took per batch, per shard."))
 	errs = append(errs, err)
 	ms := &metrics{
-		recordsProcessed: counter("RecordsProcessed", "{record}", "User records delivered to and accepted by ProcessRecords, per shard."),
-		bytesProcessed:   counter("DataBytesProcessed", "By", "Bytes of user record data accepted by ProcessRecords, per shard."),
-		millisBehind:     gauge("MillisBehindLatest", "ms", "How far the last GetRecords result of a shard was behind the tip of the shard."),
-		processTime:      hist,
-		currentLeases:    gauge("CurrentLeases", "{lease}", "Leases held by the worker."),
-		totalLeases:      gauge("TotalLeases", "{lease}", "Leases of unfinished shards in the lease table."),
-		expiredLeases:    gauge("ExpiredLeases", "{lease}", "Leases the worker judged expired at its last scan."),
-		numWorkers:       gauge("NumWorkers", "{worker}", "Live workers (owners of unexpired leases plus this one) at the last scan."),
-		takenLeases:      counter("TakenLeases", "{lease}", "Leases taken by the worker (attribute stolen=true when taken from a live worker)."),
-		lostLeases:       counter("LostLeases", "{lease}", "Leases the worker lost (taken by another worker or not renewed in time)."),
-		renewLease:       counter("RenewLease.Success", "{call}", "Lease renewals, with attribute success=true or false."),
-		processorErrors:  counter("RecordProcessor.Errors", "{call}", "RecordProcessor calls that returned an error or panicked, per shard and method (they are retried)."),
+		recordsProcessed:   counter("RecordsProcessed", "{record}", "User records delivered to and accepted by ProcessRecords, per shard."),
+		bytesProcessed:     counter("DataBytesProcessed", "By", "Bytes of user record data accepted by ProcessRecords, per shard."),
+		millisBehind:       gauge("MillisBehindLatest", "ms", "How far the last GetRecords result of a shard was behind the tip of the shard."),
+		processTime:        hist,
+		currentLeases:      gauge("CurrentLeases", "{lease}", "Leases held by the worker."),
+		totalLeases:        gauge("TotalLeases", "{lease}", "Leases of unfinished shards in the lease table."),
+		expiredLeases:      gauge("ExpiredLeases", "{lease}", "Leases the worker judged expired at its last scan."),
+		numWorkers:         gauge("NumWorkers", "{worker}", "Live workers (owners of unexpired leases plus this one) at the last scan."),
+		takenLeases:        counter("TakenLeases", "{lease}", "Leases taken by the worker (attribute stolen=true when taken from a live worker)."),
+		lostLeases:         counter("LostLeases", "{lease}", "Leases the worker lost (taken by another worker or not renewed in time)."),
+		renewLease:         counter("RenewLease.Success", "{call}", "Lease renewals, with attribute success=true or false."),
+		processorErrors:    counter("RecordProcessor.Errors", "{call}", "RecordProcessor calls that returned an error or panicked, per shard and method (they are retried)."),
+		subscribe:          counter("SubscribeToShard.Success", "{call}", "SubscribeToShard calls (enhanced fan-out), per shard, with attribute success=true or false."),
+		subscriptionErrors: counter("SubscribeToShard.StreamErrors", "{subscription}", "Enhanced fan-out subscriptions that ended with an error after they started, per shard (they are renewed)."),
 		worker: attribute.NewSet(
 			attribute.String("application", application),
 			attribute.String("stream", stream),
@@ -70,8 +75,9 @@ func newMetrics(mp metric.MeterProvider, application, stream, worker string) (*m
 }
 
 // shardAttrs returns the attribute set of a shard's measurements.
-func (m *metrics) shardAttrs(shardID string) metric.MeasurementOption {
+func (m *metrics) shardAttrs(shardID string, extra ...attribute.KeyValue) metric.MeasurementOption {
 	kvs := append(m.worker.ToSlice(), attribute.String("shard", shardID))
+	kvs = append(kvs, extra...)
 	return metric.WithAttributeSet(attribute.NewSet(kvs...))
 }
 

@@ -30,6 +30,26 @@ const (
 	InitialPositionAtTimestamp InitialPosition = "AT_TIMESTAMP"
 )
 
+// Retrieval is how the consumer reads records from the shards it holds.
+type Retrieval string
+
+const (
+	// RetrievalPolling reads each shard with GetShardIterator and GetRecords. The
+	// default. Every application reading a stream shares the shard's 2 MiB/s and 5
+	// GetRecords calls/s; latency is about IdleTimeBetweenReads on quiet shards. No
+	// extra charge and no extra permissions. Pick it when one or two applications read
+	// the stream and a second of latency is fine.
+	RetrievalPolling Retrieval = "POLLING"
+	// RetrievalFanOut uses enhanced fan-out: the consumer registers a stream consumer
+	// (Options.ConsumerName) and Kinesis pushes each shard's records over SubscribeToShard,
+	// with its own 2 MiB/s per shard for this application and about 70 ms latency. It is
+	// billed per consumer-shard hour and per GB retrieved, needs the fan-out permissions
+	// (see the package documentation) and a client implementing FanOutClient (such as
+	// *kinesis.Client), and a stream has at most 20 registered consumers. Pick it when
+	// several applications read the same stream, or for low latency.
+	RetrievalFanOut Retrieval = "FANOUT"
+)
+
 // Options configures a Consumer. The zero value of every field means its documented
 // default; New resolves and validates them once.
 type Options struct {
@@ -67,9 +87,23 @@ type Options struct {
 	// and expired leases and to steal from overloaded workers; it also scans at once when
 	// it starts and when one of its shards ends. A lease released by a worker that shuts
 	// down gracefully is taken at the next scan, so this bounds the handover time.
-	// Default min(1s, FailoverTime/2). Each scan is one Scan request per 1 MB of lease
-	// table (about 3,000 leases) and reads the whole table: raise it for large tables or
-	// fleets, at the price of slower handovers after a graceful shutdown.
+	//
+	// Default 0: adaptive. After each scan the next one is due after
+	// clamp(leases × LeaseTakeIntervalPerLease, min(1s, FailoverTime/2), FailoverTime/2),
+	// where leases is the number of leases the last scan returned (see
+	// AdaptiveLeaseTakeInterval). Small tables keep a 1 s scan and a graceful handover
+	// under 2 s; large tables are scanned less often. The cost: a Scan is strongly
+	// consistent and reads every item (about 300 bytes a lease), 1 read unit per 4 KB, so
+	// a scan of n leases costs about n/13 read units. At a fixed 1 s, 1,000 leases read by
+	// 50 workers would cost about 75 units per scan, 3,750 read units per second. With the
+	// adaptive interval each worker reads at most about 300 bytes per 10 ms (about 8 read
+	// units per second) whatever the table size, until the FailoverTime/2 cap: 1,000
+	// leases are scanned every 5 s with the defaults, 50 workers × 75 units / 5 s = 750
+	// units per second. A graceful handover then takes up to one interval (up to
+	// FailoverTime/2); a crash takeover takes FailoverTime plus up to one interval either way.
+	//
+	// Set it to override the adaptive default with a fixed interval (for example 1s to
+	// keep fast handovers on a large table, or longer to save more reads).
 	LeaseTakeInterval time.Duration
 
 	// MaxLeasesForWorker caps how many leases this worker holds. Default 0: no cap.
@@ -83,20 +117,41 @@ type Options struct {
 	// child leases at once, so this is a safety net. Default 60s.
 	ShardSyncInterval time.Duration
 
+	// Retrieval selects polling (RetrievalPolling, the default) or enhanced fan-out
+	// (RetrievalFanOut); see their documentation for when to pick which. The processor
+	// contract, checkpoints, leases and metrics are the same for both.
+	Retrieval Retrieval
+
+	// ConsumerName is the name of the stream consumer registered for RetrievalFanOut
+	// (ignored for polling). Every worker of the application uses the same one; an
+	// existing consumer of that name is reused. Default: ApplicationName.
+	ConsumerName string
+
+	// DeregisterOnShutdown makes Run deregister the stream consumer (RetrievalFanOut)
+	// when it returns. Default false: the consumer stays registered, so the next run or
+	// deploy reuses it at once (registering takes several seconds). Set it only for
+	// applications that are not run again, and only when no other worker of the
+	// application still runs: deregistering ends their subscriptions too.
+	DeregisterOnShutdown bool
+
 	// MaxRecords is the Limit of each GetRecords call (1..10000). Default 10000. Lower it
-	// to make batches (and the memory of prefetched batches) smaller.
+	// to make batches (and the memory of prefetched batches) smaller. Polling only: with
+	// RetrievalFanOut Kinesis decides the size of each event.
 	MaxRecords int32
 
 	// IdleTimeBetweenReads is how long a shard's reader waits after a GetRecords call that
 	// returned no records at the tip of the shard. Calls that return records are repeated
 	// at once, within the service limit of 5 calls per second per shard. Default 1s. Lower
 	// it for lower latency on quiet shards (at most 5 calls/s are made in any case);
-	// raise it to save calls when several applications read the same stream.
+	// raise it to save calls when several applications read the same stream. Polling
+	// only: with RetrievalFanOut records are pushed as they arrive.
 	IdleTimeBetweenReads time.Duration
 
-	// MaxPrefetchBatches is how many GetRecords results a shard's reader may hold ahead of
-	// the processor. Default 3. Memory per shard is bounded by about
-	// (MaxPrefetchBatches + 2) GetRecords results (each at most 10 MiB).
+	// MaxPrefetchBatches is how many GetRecords results (or, with RetrievalFanOut,
+	// SubscribeToShard events) a shard's reader may hold ahead of the processor. Default 3.
+	// Memory per shard is bounded by about (MaxPrefetchBatches + 2) GetRecords results
+	// (each at most 10 MiB) or events; with fan-out a full buffer stops the reading of the
+	// event stream, and the transport's flow control holds back the rest.
 	MaxPrefetchBatches int
 
 	// ParentShardPollInterval is how often a shard whose parent shards are not finished
@@ -120,6 +175,18 @@ type Options struct {
 	// MeterProvider provides the meter for the KCL-named metrics (see the package
 	// documentation). Default: a no-op provider.
 	MeterProvider metric.MeterProvider
+
+	adaptiveTake bool // LeaseTakeInterval was left at 0: adapt it to the table size
+}
+
+// AdaptiveLeaseTakeInterval is the default LeaseTakeInterval after a scan that returned
+// leases leases: leases × LeaseTakeIntervalPerLease, at least min(1s, failoverTime/2)
+// and at most failoverTime/2.
+func AdaptiveLeaseTakeInterval(leases int, failoverTime time.Duration) time.Duration {
+	hi := failoverTime / 2
+	lo := min(DefaultLeaseTakeInterval, hi)
+	d := time.Duration(leases) * LeaseTakeIntervalPerLease
+	return max(lo, min(d, hi))
 }
 
 // Default values of Options.
@@ -132,9 +199,12 @@ const (
 	DefaultParentShardPollInterval = time.Second
 	DefaultShutdownTimeout         = 10 * time.Second
 	DefaultMaxRetryBackoff         = 5 * time.Second
-	// DefaultLeaseTakeInterval is the default LeaseTakeInterval (unless FailoverTime/2
-	// is shorter).
+	// DefaultLeaseTakeInterval is the shortest adaptive LeaseTakeInterval, used for
+	// small lease tables (unless FailoverTime/2 is shorter).
 	DefaultLeaseTakeInterval = time.Second
+	// LeaseTakeIntervalPerLease is the adaptive LeaseTakeInterval per lease in the
+	// table: 1,000 leases give 10s, before the FailoverTime/2 cap.
+	LeaseTakeIntervalPerLease = 10 * time.Millisecond
 	// MinFailoverTime is the smallest FailoverTime New accepts.
 	MinFailoverTime = 100 * time.Millisecond
 )
@@ -186,7 +256,21 @@ func (o *Options) resolve(streamName string) error {
 		return fmt.Errorf("%w: FailoverTime %v is below the minimum %v", ErrInvalidOptions, o.FailoverTime, MinFailoverTime)
 	}
 	if o.LeaseTakeInterval == 0 {
-		o.LeaseTakeInterval = min(DefaultLeaseTakeInterval, o.FailoverTime/2)
+		o.adaptiveTake = true
+		o.LeaseTakeInterval = AdaptiveLeaseTakeInterval(0, o.FailoverTime)
+	}
+	switch o.Retrieval {
+	case "":
+		o.Retrieval = RetrievalPolling
+	case RetrievalPolling, RetrievalFanOut:
+	default:
+		return fmt.Errorf("%w: Retrieval %q is not one of POLLING, FANOUT", ErrInvalidOptions, o.Retrieval)
+	}
+	if o.ConsumerName == "" {
+		o.ConsumerName = o.ApplicationName
+	}
+	if len(o.ConsumerName) > 128 {
+		return fmt.Errorf("%w: ConsumerName is %d characters long; the maximum is 128", ErrInvalidOptions, len(o.ConsumerName))
 	}
 	switch {
 	case o.MaxRecords < 0 || o.MaxRecords > 10000:

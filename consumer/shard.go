@@ -27,6 +27,8 @@ type shard struct {
 	log   *slog.Logger
 	attrs metric.MeasurementOption
 
+	subAttrs [2]metric.MeasurementOption // shard attributes plus success=true, false
+
 	ctx    context.Context // cancelled on loss (cause ErrLeaseLost) or when Run's ctx ends
 	cancel context.CancelCauseFunc
 
@@ -54,6 +56,7 @@ func newShard(ctx context.Context, w *worker, l checkpoint.Lease, sent time.Time
 		id:           l.Key,
 		log:          w.log.With("shard", l.Key),
 		attrs:        w.m.shardAttrs(l.Key),
+		subAttrs:     [2]metric.MeasurementOption{w.m.shardAttrs(l.Key, attrSuccess), w.m.shardAttrs(l.Key, attrFailure)},
 		lease:        l,
 		lastWrite:    sent,
 		checkpointed: l.Checkpoint,
@@ -368,7 +371,11 @@ func (s *shard) process(pp *RecordProcessor) exitReason {
 	batches := make(chan batch, s.w.opts.MaxPrefetchBatches)
 	rctx, stopReader := context.WithCancel(s.ctx)
 	var reader sync.WaitGroup
-	reader.Go(func() { s.read(rctx, batches) })
+	if s.w.c.fanOut != nil {
+		reader.Go(func() { s.subscribe(rctx, batches) })
+	} else {
+		reader.Go(func() { s.read(rctx, batches) })
+	}
 	defer func() {
 		stopReader()
 		reader.Wait()

@@ -1,0 +1,339 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/schemas"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
+
+	"github.com/kinesis-go/kinesis/checkpoint"
+)
+
+// FanOutClient is the part of *kinesis.Client the consumer uses with RetrievalFanOut: the
+// polling Client plus the enhanced fan-out calls. New checks that the client given to it
+// implements it when Options.Retrieval is RetrievalFanOut.
+type FanOutClient interface {
+	Client
+	RegisterStreamConsumer(ctx context.Context, in *kinesis.RegisterStreamConsumerInput, optFns ...func(*kinesis.Options)) (*kinesis.RegisterStreamConsumerOutput, error)
+	DescribeStreamConsumer(ctx context.Context, in *kinesis.DescribeStreamConsumerInput, optFns ...func(*kinesis.Options)) (*kinesis.DescribeStreamConsumerOutput, error)
+	DeregisterStreamConsumer(ctx context.Context, in *kinesis.DeregisterStreamConsumerInput, optFns ...func(*kinesis.Options)) (*kinesis.DeregisterStreamConsumerOutput, error)
+	SubscribeToShard(ctx context.Context, in *kinesis.SubscribeToShardInput, optFns ...func(*kinesis.Options)) (*kinesis.SubscribeToShardOutput, error)
+}
+
+var _ FanOutClient = (*kinesis.Client)(nil)
+
+// minSubscribeInterval keeps a shard within the service limit of one SubscribeToShard
+// call per second per shard and consumer.
+const minSubscribeInterval = time.Second
+
+// consumerPollInterval is how often a registering consumer's status is checked.
+const consumerPollInterval = 500 * time.Millisecond
+
+const codeResourceInUse = "ResourceInUseException"
+
+// eventStream is the part of *kinesis.SubscribeToShardEventStream the reader uses.
+type eventStream interface {
+	Events() <-chan types.SubscribeToShardEventStream
+	Close() error
+	Err() error
+}
+
+// subscribeFunc opens one subscription; the default calls FanOutClient.SubscribeToShard.
+// Unit tests replace it to script event streams.
+type subscribeFunc func(ctx context.Context, in *kinesis.SubscribeToShardInput) (eventStream, error)
+
+// streamSubscriber is implemented by in-package test fakes of FanOutClient, whose
+// SubscribeToShard cannot build a *kinesis.SubscribeToShardOutput (its stream is
+// unexported): the consumer then subscribes through subscribeStream.
+type streamSubscriber interface {
+	subscribeStream(ctx context.Context, in *kinesis.SubscribeToShardInput) (eventStream, error)
+}
+
+func clientSubscribe(fc FanOutClient) subscribeFunc {
+	return func(ctx context.Context, in *kinesis.SubscribeToShardInput) (eventStream, error) {
+		out, err := fc.SubscribeToShard(ctx, in, noSDKRetry, ownEventStreamCodec)
+		if err != nil {
+			return nil, err
+		}
+		es := out.GetStream()
+		if es == nil {
+			return nil, errors.New("SubscribeToShard returned no event stream")
+		}
+		return es, nil
+	}
+}
+
+// ownEventStreamCodec gives one SubscribeToShard call its own protocol instance. The
+// SDK's protocol (smithy-go v1.28.9 awsjson) keeps one event-stream decoder and payload
+// buffer per client and uses it for every event stream of that client: concurrent
+// subscriptions on one *kinesis.Client race on it (the race detector reports it), and
+// events could be decoded into another subscription's buffer. A protocol per call keeps
+// each subscription's decoding to itself.
+func ownEventStreamCodec(o *kinesis.Options) {
+	o.Protocol = awsjson.New11(schemas.Kinesis_20131202)
+}
+
+// registerConsumer registers the stream consumer Options.ConsumerName (or finds the
+// existing one) and waits until it is ACTIVE; it returns its ARN.
+func (c *Consumer) registerConsumer(ctx context.Context, streamARN string) (string, error) {
+	fc := c.fanOut
+	name := c.opts.ConsumerName
+	for attempt := 1; ; attempt++ {
+		var arn string
+		var status types.ConsumerStatus
+		reg, err := fc.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: aws.String(streamARN), ConsumerName: aws.String(name)})
+		switch {
+		case err == nil && reg.Consumer != nil:
+			arn, status = aws.ToString(reg.Consumer.ConsumerARN), reg.Consumer.ConsumerStatus
+			c.log.Info("stream consumer registered", "consumer", name, "consumerARN", arn)
+		case errorCode(err) == codeResourceInUse:
+			// Registered before (an earlier run or another worker): reuse it.
+			d, derr := fc.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{StreamARN: aws.String(streamARN), ConsumerName: aws.String(name)})
+			if derr != nil {
+				err = derr
+				break
+			}
+			arn, status = aws.ToString(d.ConsumerDescription.ConsumerARN), d.ConsumerDescription.ConsumerStatus
+			err = nil
+		case err == nil:
+			err = errors.New("RegisterStreamConsumer returned no consumer")
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return "", ctx.Err()
+			}
+			switch errorCode(err) {
+			case codeAccessDenied:
+				return "", kinesisError(c.stream, "kinesis:RegisterStreamConsumer or kinesis:DescribeStreamConsumer", err)
+			case codeResourceNotFound:
+				return "", kinesisError(c.stream, "kinesis:RegisterStreamConsumer", err)
+			}
+			delay := backoff(attempt, retryBase, c.opts.MaxRetryBackoff)
+			c.log.Warn("registering the stream consumer failed; retrying", "consumer", name, "attempt", attempt, "delay", delay, "error", err)
+			if !sleep(ctx, delay) {
+				return "", ctx.Err()
+			}
+			continue
+		}
+		// Wait for ACTIVE. A consumer being deleted (DELETING) is registered again once gone.
+		for status != types.ConsumerStatusActive {
+			if status == types.ConsumerStatusDeleting {
+				break
+			}
+			if !sleep(ctx, consumerPollInterval) {
+				return "", ctx.Err()
+			}
+			d, err := fc.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{ConsumerARN: aws.String(arn)})
+			switch {
+			case err == nil:
+				status = d.ConsumerDescription.ConsumerStatus
+			case errorCode(err) == codeResourceNotFound:
+				status = types.ConsumerStatusDeleting
+			case errorCode(err) == codeAccessDenied:
+				return "", kinesisError(c.stream, "kinesis:DescribeStreamConsumer", err)
+			case ctx.Err() != nil:
+				return "", ctx.Err()
+			default:
+				c.log.Warn("describing the stream consumer failed; retrying", "consumer", name, "error", err)
+			}
+		}
+		if status == types.ConsumerStatusActive {
+			return arn, nil
+		}
+		c.log.Info("the stream consumer is being deleted; registering it again", "consumer", name)
+		if !sleep(ctx, consumerPollInterval) {
+			return "", ctx.Err()
+		}
+	}
+}
+
+func (w *worker) currentConsumerARN() string {
+	w.arnMu.Lock()
+	defer w.arnMu.Unlock()
+	return w.consumerARN
+}
+
+// reregister registers the stream consumer again after stale was found deleted, unless
+// another shard did already. Shards that subscribe meanwhile wait for it.
+func (w *worker) reregister(ctx context.Context, stale string) {
+	w.arnMu.Lock()
+	defer w.arnMu.Unlock()
+	if w.consumerARN != stale {
+		return
+	}
+	arn, err := w.c.registerConsumer(ctx, w.streamARN)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.log.Error("registering the stream consumer again failed; will retry", "error", err)
+		}
+		return
+	}
+	w.consumerARN = arn
+}
+
+// deregisterConsumer deregisters the stream consumer (Options.DeregisterOnShutdown).
+func (c *Consumer) deregisterConsumer(ctx context.Context, arn string) {
+	if _, err := c.fanOut.DeregisterStreamConsumer(ctx, &kinesis.DeregisterStreamConsumerInput{ConsumerARN: aws.String(arn)}); err != nil {
+		c.log.Warn("deregistering the stream consumer failed; it stays registered (and billed) until deregistered", "consumerARN", arn, "error", err)
+		return
+	}
+	c.log.Info("stream consumer deregistered", "consumerARN", arn)
+}
+
+// startingPosition is where a subscription starts: after the continuation sequence
+// number of the previous subscription, or where the shard started.
+func (s *shard) startingPosition(cont string) *types.StartingPosition {
+	switch {
+	case cont != "":
+		return &types.StartingPosition{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: aws.String(cont)}
+	case s.start.SequenceNumber == checkpoint.TrimHorizon:
+		return &types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon}
+	case s.start.SequenceNumber == checkpoint.Latest:
+		return &types.StartingPosition{Type: types.ShardIteratorTypeLatest}
+	case s.start.SequenceNumber == checkpoint.AtTimestamp:
+		return &types.StartingPosition{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: aws.Time(s.w.opts.InitialTimestamp)}
+	default:
+		return &types.StartingPosition{Type: types.ShardIteratorTypeAtSequenceNumber, SequenceNumber: aws.String(s.start.SequenceNumber)}
+	}
+}
+
+// subscribe is the fan-out reader: it subscribes to the shard and sends batches to out
+// (bounded like read's) until the shard ends or ctx ends. A subscription that ends (after
+// 5 minutes) or fails is renewed from its last continuation sequence number.
+func (s *shard) subscribe(ctx context.Context, out chan<- batch) {
+	var (
+		cont     string // continuation sequence number of the last event
+		lastCall time.Time
+		failures int
+	)
+	skip := s.start
+	if skip.IsSentinel() {
+		skip = checkpoint.ExtendedSequenceNumber{}
+	}
+	m := s.w.m
+	for ctx.Err() == nil {
+		if wait := time.Until(lastCall.Add(s.w.c.subscribeInterval)); wait > 0 && !sleep(ctx, wait) {
+			return
+		}
+		lastCall = time.Now()
+		arn := s.w.currentConsumerARN()
+		es, err := s.w.c.subscribe(ctx, &kinesis.SubscribeToShardInput{
+			ConsumerARN:      aws.String(arn),
+			ShardId:          aws.String(s.id),
+			StartingPosition: s.startingPosition(cont),
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			m.subscribe.Add(ctx, 1, s.subAttrs[1])
+			failures++
+			code := errorCode(err)
+			switch {
+			case code == codeResourceInUse:
+				// The previous subscription (ours, or the former owner's) is still open, or
+				// the last call was less than 5 s ago: wait and try again.
+				s.log.Debug("SubscribeToShard: subscription in use; retrying", "attempt", failures, "error", err)
+			case code == codeResourceNotFound && s.gone(ctx):
+				s.log.Error("shard no longer exists (trimmed after the retention period before it was processed); ending it", "error", err)
+				select {
+				case out <- batch{end: true}:
+				case <-ctx.Done():
+				}
+				return
+			case code == codeResourceNotFound:
+				// The shard exists, so the stream consumer is gone: deregistered from
+				// outside (or by a worker of this application with DeregisterOnShutdown).
+				s.log.Warn("SubscribeToShard: the stream consumer no longer exists; registering it again", "consumerARN", arn, "error", err)
+				s.w.reregister(ctx, arn)
+			case code == codeAccessDenied:
+				s.log.Error("SubscribeToShard denied", "error", kinesisError(s.w.c.stream, "kinesis:SubscribeToShard", err))
+			case throttleCodes[code]:
+				s.log.Debug("SubscribeToShard throttled; backing off", "attempt", failures, "error", err)
+			default:
+				s.log.Warn("SubscribeToShard failed; retrying", "attempt", failures, "error", err)
+			}
+			sleep(ctx, backoff(failures, minSubscribeInterval, s.w.opts.MaxRetryBackoff))
+			continue
+		}
+		m.subscribe.Add(ctx, 1, s.subAttrs[0])
+		ended, got, err := s.consumeEvents(ctx, es, &cont, &skip, out)
+		_ = es.Close()
+		if ended || ctx.Err() != nil {
+			return
+		}
+		if got {
+			failures = 0
+		}
+		if err != nil {
+			failures++
+			m.subscriptionErrors.Add(ctx, 1, s.attrs)
+			delay := backoff(failures, retryBase, s.w.opts.MaxRetryBackoff)
+			s.log.Warn("subscription failed; subscribing again after the last event", "after", cont, "attempt", failures, "delay", delay, "error", err)
+			if !sleep(ctx, delay) {
+				return
+			}
+			continue
+		}
+		s.log.Debug("subscription ended; subscribing again", "after", cont)
+	}
+}
+
+// consumeEvents reads one subscription's events into batches until it ends. ended: the
+// shard ended (its last batch was sent); got: at least one event arrived; err: the
+// subscription's error (nil when it ended normally).
+func (s *shard) consumeEvents(ctx context.Context, es eventStream, cont *string, skip *checkpoint.ExtendedSequenceNumber, out chan<- batch) (ended, got bool, err error) {
+	events := es.Events()
+	for {
+		var ev types.SubscribeToShardEventStream
+		var ok bool
+		select {
+		case <-ctx.Done():
+			return false, got, ctx.Err()
+		case ev, ok = <-events:
+		}
+		if !ok {
+			return false, got, es.Err()
+		}
+		e, isEvent := ev.(*types.SubscribeToShardEventStreamMemberSubscribeToShardEvent)
+		if !isEvent {
+			continue // a newer event type this SDK does not know
+		}
+		got = true
+		v := &e.Value
+		millis := aws.ToInt64(v.MillisBehindLatest)
+		s.w.m.millisBehind.Record(ctx, millis, s.attrs)
+		b := batch{millisBehind: millis}
+		if len(v.Records) > 0 {
+			b.records, b.bytes = s.convert(v.Records, skip)
+		}
+		if v.ContinuationSequenceNumber == nil || *v.ContinuationSequenceNumber == "" {
+			b.end, b.children = true, v.ChildShards
+		} else {
+			*cont = *v.ContinuationSequenceNumber
+		}
+		if len(b.records) > 0 || b.end {
+			// Blocks while the processor is behind: the event stream is not read, so the
+			// SDK's reader blocks and the transport's flow control holds the rest.
+			select {
+			case out <- b:
+			case <-ctx.Done():
+				return false, got, ctx.Err()
+			}
+		}
+		if b.end {
+			return true, got, nil
+		}
+	}
+}
+
+// fanOutError wraps a registration failure for Run.
+func fanOutError(stream string, err error) error {
+	return fmt.Errorf("consumer: enhanced fan-out consumer for stream %q: %w", stream, err)
+}

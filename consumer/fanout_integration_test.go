@@ -1,0 +1,221 @@
+package consumer
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/kinesis-go/kinesis/internal/faults"
+	"github.com/kinesis-go/kinesis/internal/testbed"
+)
+
+// fanOutOptions are testOptions with enhanced fan-out and a unique consumer name.
+func fanOutOptions(t testing.TB, worker, consumerName string, extra ...func(*Options)) []func(*Options) {
+	return testOptions(t, worker, append([]func(*Options){func(o *Options) {
+		o.Retrieval = RetrievalFanOut
+		o.ConsumerName = consumerName
+	}}, extra...)...)
+}
+
+// fanOutClient returns a Kinesis client for kinesis-mock with the initial-response shim
+// (through an injector, returned for fault rules) and, when cut is not nil, cut's
+// transport in front of it.
+func fanOutClient(t *testing.T, env *testbed.Env, cut *cutTransport) (*kinesis.Client, *faults.Injector) {
+	inj := faults.New(nil)
+	t.Cleanup(inj.CloseIdleConnections)
+	var rt http.RoundTripper = inj
+	if cut != nil {
+		cut.next = inj
+		rt = cut
+	}
+	return env.Kinesis(func(o *kinesis.Options) { o.HTTPClient = &http.Client{Transport: rt} }), inj
+}
+
+func TestFanOutDeliversInOrderFromTrimHorizonAndFromACheckpoint(t *testing.T) {
+	env := emulators(t)
+	stream := env.CreateStream(t, 2)
+	kc, inj := fanOutClient(t, env, nil)
+	store := newStore(t, env)
+	name := testbed.UniqueName("app")
+	want := putRecords(t, kc, stream, 8, 200, "a")
+
+	r1 := newRecorder()
+	c1, err := New(kc, stream, store, r1.factory("w1"), fanOutOptions(t, "w1", name)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop1 := runConsumer(t, c1)
+	r1.waitFor(t, 60*time.Second, "records from TRIM_HORIZON", func() bool { return r1.distinct() >= len(want) })
+	more := putRecords(t, kc, stream, 8, 100, "b")
+	want = append(want, more...)
+	r1.waitFor(t, 60*time.Second, "records put while subscribed", func() bool { return r1.distinct() >= len(want) })
+	stop1()
+	r1.checkComplete(t, want)
+	if got := r1.total(); got != len(want) {
+		t.Errorf("delivered %d records, want exactly %d", got, len(want))
+	}
+	if inj.Calls("GetRecords") != 0 || inj.Calls("SubscribeToShard") < 2 {
+		t.Errorf("GetRecords calls %d, SubscribeToShard calls %d: want fan-out only", inj.Calls("GetRecords"), inj.Calls("SubscribeToShard"))
+	}
+
+	// A second run resumes at the checkpoints (AT_SEQUENCE_NUMBER, dropping the
+	// checkpointed record) and reuses the registered consumer.
+	third := putRecords(t, kc, stream, 8, 100, "c")
+	r2 := newRecorder()
+	c2, err := New(kc, stream, store, r2.factory("w2"), fanOutOptions(t, "w2", name)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop2 := runConsumer(t, c2)
+	r2.waitFor(t, 60*time.Second, "records after the checkpoint", func() bool { return r2.distinct() >= len(third) })
+	stop2()
+	r2.checkComplete(t, third)
+	if got := r2.total(); got != len(third) {
+		t.Errorf("second run delivered %d records, want exactly the %d put after the checkpoint", got, len(third))
+	}
+	if n := inj.Calls("RegisterStreamConsumer"); n != 2 {
+		t.Errorf("RegisterStreamConsumer calls %d, want 2 (the second reused the consumer)", n)
+	}
+}
+
+func TestFanOutResumesAtTheRightRecordAfterSubscriptionErrors(t *testing.T) {
+	env := emulators(t)
+	stream := env.CreateStream(t, 1)
+	// The first 3 subscriptions are cut by a connection reset after their first event,
+	// and the 5th SubscribeToShard call fails outright.
+	cut := &cutTransport{cuts: 3, afterEvents: 1}
+	kc, inj := fanOutClient(t, env, cut)
+	inj.Add(faults.Rule{Op: "SubscribeToShard", Match: func(c *faults.Call) bool { return cut.calls.Load() == 5 }, Times: 1, Fault: faults.ConnectionReset()})
+	store := newStore(t, env)
+	r := newRecorder()
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer mp.Shutdown(context.Background())
+	c, err := New(kc, stream, store, r.factory("w1"), fanOutOptions(t, "w1", testbed.UniqueName("app"), func(o *Options) { o.MeterProvider = mp })...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.subscribeInterval = 200 * time.Millisecond // kinesis-mock has no such limit; keep the test short
+	want := putRecords(t, kc, stream, 4, 40, "a")
+	runConsumer(t, c)
+	// Keep records coming until every fault happened: kinesis-mock notices a closed
+	// subscription (and accepts a new one) only when it next sends records.
+	for i := 0; cut.done.Load() < 3 || inj.Injected("SubscribeToShard") < 1; i++ {
+		if i == 60 {
+			t.Fatalf("after %d rounds: cut %d subscriptions, failed %d calls", i, cut.done.Load(), inj.Injected("SubscribeToShard"))
+		}
+		r.waitFor(t, 60*time.Second, "records", func() bool { return r.distinct() >= len(want) })
+		want = append(want, putRecords(t, kc, stream, 4, 20, fmt.Sprintf("b%d", i))...)
+	}
+	r.waitFor(t, 60*time.Second, "all records", func() bool { return r.distinct() >= len(want) })
+	r.checkComplete(t, want)
+	if got := r.total(); got != len(want) {
+		t.Errorf("delivered %d records, want exactly %d: a resubscription must resume right after the last event", got, len(want))
+	}
+	if cut.done.Load() < 3 || inj.Injected("SubscribeToShard") != 1 {
+		t.Errorf("cut %d subscriptions and failed %d calls; want 3 and 1", cut.done.Load(), inj.Injected("SubscribeToShard"))
+	}
+	ints, _ := collect(t, reader)
+	if ok, failed, streamErrs := sum(ints["SubscribeToShard.Success"], "success", "true"), sum(ints["SubscribeToShard.Success"], "success", "false"),
+		sum(ints["SubscribeToShard.StreamErrors"], "shard", "shardId-000000000000"); ok < 4 || failed < 1 || streamErrs < 3 {
+		t.Errorf("metrics: SubscribeToShard.Success true=%d false=%d, StreamErrors=%d; want >= 4, >= 1, >= 3", ok, failed, streamErrs)
+	}
+}
+
+func TestFanOutLeasesMoveBetweenWorkers(t *testing.T) {
+	env := emulators(t)
+	stream := env.CreateStream(t, 4)
+	kc, _ := fanOutClient(t, env, nil)
+	store := newStore(t, env)
+	name := testbed.UniqueName("app")
+	r := newRecorder()
+	want := putRecords(t, kc, stream, 16, 200, "a")
+	newWorker := func(id string) *Consumer {
+		c, err := New(kc, stream, store, r.factory(id), fanOutOptions(t, id, name)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	stop1 := runConsumer(t, newWorker("w1"))
+	r.waitFor(t, 30*time.Second, "w1 holding every lease", func() bool { return leaseCounts(t, store)["w1"] == 4 })
+	runConsumer(t, newWorker("w2"))
+	want = append(want, putRecords(t, kc, stream, 16, 100, "b")...)
+	r.waitFor(t, 30*time.Second, "balanced leases", func() bool { return balanced(leaseCounts(t, store), "w1", "w2") })
+	want = append(want, putRecords(t, kc, stream, 16, 100, "c")...)
+	r.waitFor(t, 60*time.Second, "all records", func() bool { return r.distinct() >= len(want) })
+	stop1()
+	r.waitFor(t, 30*time.Second, "w2 holding every lease", func() bool { return leaseCounts(t, store)["w2"] == 4 })
+	want = append(want, putRecords(t, kc, stream, 16, 100, "d")...)
+	r.waitFor(t, 60*time.Second, "all records after the handover", func() bool { return r.distinct() >= len(want) })
+	r.checkComplete(t, want)
+	t.Logf("%d records delivered %d times", len(want), r.total())
+}
+
+// cutTransport fails SubscribeToShard responses with a connection reset after
+// afterEvents events (plus the initial-response), mid-stream, until it cut cuts of them.
+type cutTransport struct {
+	next        http.RoundTripper
+	cuts        int32
+	afterEvents int
+	calls       atomic.Int32 // SubscribeToShard calls so far
+	done        atomic.Int32 // subscriptions cut
+}
+
+func (c *cutTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Header.Get("X-Amz-Target") != "Kinesis_20131202.SubscribeToShard" {
+		return c.next.RoundTrip(req)
+	}
+	c.calls.Add(1)
+	resp, err := c.next.RoundTrip(req)
+	if err != nil || resp.StatusCode != http.StatusOK || c.done.Load() >= c.cuts {
+		return resp, err
+	}
+	resp.Body = &cutBody{body: resp.Body, left: c.afterEvents + 1, done: &c.done}
+	return resp, nil
+}
+
+// cutBody passes left whole event-stream messages, then fails like a reset connection.
+type cutBody struct {
+	body io.ReadCloser
+	left int
+	done *atomic.Int32
+	once sync.Once
+	msg  []byte // rest of the current message
+}
+
+func (b *cutBody) Read(p []byte) (int, error) {
+	if len(b.msg) == 0 {
+		if b.left == 0 {
+			b.once.Do(func() { b.done.Add(1) })
+			return 0, &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
+		}
+		var prelude [4]byte
+		if _, err := io.ReadFull(b.body, prelude[:]); err != nil {
+			return 0, err
+		}
+		m := make([]byte, binary.BigEndian.Uint32(prelude[:]))
+		copy(m, prelude[:])
+		if _, err := io.ReadFull(b.body, m[4:]); err != nil {
+			return 0, err
+		}
+		b.msg = m
+		b.left--
+	}
+	n := copy(p, b.msg)
+	b.msg = b.msg[n:]
+	return n, nil
+}
+
+func (b *cutBody) Close() error { return b.body.Close() }
