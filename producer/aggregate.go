@@ -309,7 +309,10 @@ func (p *Producer) getData(n int) *[]byte {
 	return &b
 }
 
-// encodeQueue hands buffers from Puts to the encoder goroutines without blocking Put.
+// putData keeps an aggregate's buffer for reuse.
+func (p *Producer) putData(b *[]byte) { p.data.Put(b) }
+
+// encodeQueue hands buffers from the router to the encoder goroutines.
 type encodeQueue struct {
 	mu      sync.Mutex
 	cond    sync.Cond
@@ -366,8 +369,8 @@ func (q *encodeQueue) stop() {
 }
 
 // runEncoder turns buffers into Kinesis records (the protobuf encoding and MD5 of an
-// aggregate, ~80 us for 50 KB, happen here, off the Put path and outside any lock a
-// Put needs) and hands them to the dispatcher in groups that keep each shard's order.
+// aggregate, ~80 us for 50 KB, happen here, off the Put path) and hands them to the
+// dispatcher in groups that keep each shard's order.
 func (p *Producer) runEncoder() {
 	defer p.wg.Done()
 	for {

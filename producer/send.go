@@ -195,7 +195,7 @@ func (p *Producer) expire(k *krec, cause error) {
 
 func (p *Producer) recycleKrec(k *krec) {
 	if k.buf != nil {
-		p.data.Put(k.buf)
+		p.putData(k.buf)
 	}
 	k.reset()
 	p.krecs.Put(k)
