@@ -51,11 +51,20 @@ demo: deps
 		echo "The StockTradeStream example is not written yet (issue: examples/stocktrade)."; exit 1; \
 	fi
 
-# Benchmarks with -count for benchstat (installed into GOPATH/bin if missing).
+# The side-by-side comparison with the other Go Kinesis libraries (benchmarks/, a module of
+# its own): the producer correctness check, every benchmark -count $(COUNT) times (at least
+# 6: benchstat's 95% confidence intervals need 6 runs; about 4 minutes), then benchstat
+# (installed into GOPATH/bin if missing) and the tables written into BENCHMARKS.md. Raw
+# results: benchmarks/bench.out. A package's own benchmarks: go test -bench . ./aggregation/
 bench:
-	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) $(PKGS) | tee bench.out
-	@command -v benchstat >/dev/null || $(GO) install golang.org/x/perf/cmd/benchstat@latest
-	@PATH="$$PATH:$$($(GO) env GOPATH)/bin" benchstat bench.out
+	@command -v benchstat >/dev/null || test -x "$$($(GO) env GOPATH)/bin/benchstat" || $(GO) install golang.org/x/perf/cmd/benchstat@latest
+	cd benchmarks && $(GO) test -c -o bench.test . && ./bench.test -test.count=1 -test.run '^TestProducerCorrectness$$'
+	@cd benchmarks && rm -f bench.out bench-failed.out && n=$$(( $(COUNT) < 6 ? 6 : $(COUNT) )) && { \
+		./bench.test -test.run '^$$' -test.bench '^Benchmark(Aggregation|Deaggregate)$$' -test.benchmem -test.count $$n || touch bench-failed.out; \
+		./bench.test -test.run '^$$' -test.bench '^BenchmarkProducer$$' -test.benchmem -test.benchtime 1000000x -test.count $$n || touch bench-failed.out; \
+		./bench.test -test.run '^$$' -test.bench '^Benchmark(Consumer|LeaseBalance)$$' -test.benchmem -test.benchtime 1x -test.count $$n -test.timeout 30m || touch bench-failed.out; \
+	} 2>&1 | tee bench.out; rm -f bench.test; if [ -e bench-failed.out ]; then rm -f bench-failed.out; echo "benchmarks failed: BENCHMARKS.md not updated"; exit 1; fi
+	cd benchmarks && PATH="$$PATH:$$($(GO) env GOPATH)/bin" $(GO) run ./internal/benchreport -in bench.out -md ../BENCHMARKS.md -command 'make bench'
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -69,7 +69,7 @@ func TestSameRecords(t *testing.T) {
 
 func BenchmarkDeaggregate(b *testing.B) {
 	data, _ := aggregate(b)
-	b.Run("kinesis-go", func(b *testing.B) {
+	b.Run("lib=kinesis-go", func(b *testing.B) {
 		perRecord(b, len(data), func() int {
 			recs, err := aggregation.Deaggregate(data)
 			if err != nil {
@@ -78,7 +78,7 @@ func BenchmarkDeaggregate(b *testing.B) {
 			return len(recs)
 		})
 	})
-	b.Run("awslabs-kinesis-aggregation", func(b *testing.B) {
+	b.Run("lib=awslabs", func(b *testing.B) {
 		in := []types.Record{{Data: data, PartitionKey: aws.String("a"), SequenceNumber: aws.String("1")}}
 		perRecord(b, len(data), func() int {
 			recs, err := awsdeagg.DeaggregateRecords(in)
