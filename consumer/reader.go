@@ -175,7 +175,24 @@ func maybeAggregated(data []byte) bool {
 // are dropped, and everything at or before skip (the checkpoint the shard resumed from)
 // is dropped. One slice per batch.
 func (s *shard) convert(in []types.Record, skip *checkpoint.ExtendedSequenceNumber) ([]Record, int) {
-	out := make([]Record, 0, len(in))
+	// Deaggregate first so that the output is allocated once, at its exact size: growing
+	// it aggregate by aggregate copied the records again and again.
+	subsets := make([][]aggregation.UserRecord, len(in))
+	total := 0
+	for i := range in {
+		total++
+		if !maybeAggregated(in[i].Data) {
+			continue
+		}
+		subs, err := aggregation.Deaggregate(in[i].Data)
+		if err != nil {
+			s.log.Warn("malformed aggregated record; delivering it as it is", "sequenceNumber", aws.ToString(in[i].SequenceNumber), "error", err)
+			continue
+		}
+		subsets[i] = subs
+		total += len(subs)
+	}
+	out := make([]Record, 0, total)
 	bytes := 0
 	for i := range in {
 		kr := &in[i]
@@ -206,11 +223,7 @@ func (s *shard) convert(in []types.Record, skip *checkpoint.ExtendedSequenceNumb
 			}
 			continue
 		}
-		subs, err := aggregation.Deaggregate(kr.Data)
-		if err != nil {
-			s.log.Warn("malformed aggregated record; delivering it as it is", "sequenceNumber", seq, "error", err)
-			subs = nil
-		}
+		subs := subsets[i]
 		if len(subs) == 0 || len(subs) == 1 && subs[0].PartitionKey == "" && subs[0].ExplicitHashKey == "" {
 			// Not an aggregate after all (bad checksum) or malformed: one plain record.
 			if minSub == 0 {
@@ -218,9 +231,6 @@ func (s *shard) convert(in []types.Record, skip *checkpoint.ExtendedSequenceNumb
 				bytes += len(kr.Data)
 			}
 			continue
-		}
-		if free := cap(out) - len(out); free < len(subs) {
-			out = growRecords(out, len(subs)+len(in)-i-1)
 		}
 		for j := range subs {
 			if int64(j) < minSub {
@@ -245,13 +255,6 @@ func (s *shard) convert(in []types.Record, skip *checkpoint.ExtendedSequenceNumb
 		}
 	}
 	return out, bytes
-}
-
-// growRecords returns s with room for at least n more records.
-func growRecords(s []Record, n int) []Record {
-	g := make([]Record, len(s), len(s)+max(n, len(s)))
-	copy(g, s)
-	return g
 }
 
 // gone reports whether the stream exists but no longer lists this shard.
