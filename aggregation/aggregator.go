@@ -71,29 +71,16 @@ const (
 // Aggregator builds one KPL aggregated record from user records that map to the
 // same shard. It keeps the exact encoded size as records are added, so a caller
 // can fill aggregates to the byte. Create it with NewAggregator; it is not safe
-// for concurrent use. Reuse one Aggregator across Drains: its tables and maps
-// are recycled, which keeps encoding at a few allocations per aggregate rather
-// than per record. Add hashes nothing: only Drain computes one MD5, of the first
-// record's partition key, to route the aggregate (the caller already hashed
-// every key to choose the shard, so hashing again per record would be waste).
+// for concurrent use. Reuse one Aggregator across Drains: its tables are
+// recycled, which keeps encoding at a few allocations per aggregate rather than
+// per record. It holds the records and wraps an Encoder, which does the sizing
+// and encoding; a producer that keeps its own records can use an Encoder
+// directly. Add computes no MD5: only Drain computes one, of the first record's
+// partition key, to route the aggregate (the caller already hashed every key to
+// choose the shard, so hashing again per record would be waste).
 type Aggregator struct {
-	maxSize, maxCount int
-
+	enc     Encoder
 	records []UserRecord
-	entries []entry // parallel to records: table indexes and the encoded size
-
-	pkIndex  map[string]int
-	ehkIndex map[string]int
-	pkTable  []string
-	ehkTable []string
-
-	body int // exact size of the protobuf AggregatedRecord encoding
-}
-
-// entry is what Drain needs about a record besides the record itself.
-type entry struct {
-	pk, ehk int // table indexes; ehk is -1 when the record has no ExplicitHashKey
-	inner   int // size of the encoded Record message, without its tag and length
 }
 
 // NewAggregator returns an Aggregator whose aggregates hold at most maxCount user
@@ -103,18 +90,9 @@ type entry struct {
 // DefaultMaxCount (KPL's default, effectively unlimited). Kinesis limits the data
 // plus partition key of a record (1 MiB by default), so keep maxSize below that.
 func NewAggregator(maxSize, maxCount int) *Aggregator {
-	if maxSize <= 0 {
-		maxSize = DefaultMaxSize
-	}
-	if maxCount <= 0 {
-		maxCount = DefaultMaxCount
-	}
-	return &Aggregator{
-		maxSize:  maxSize,
-		maxCount: maxCount,
-		pkIndex:  make(map[string]int),
-		ehkIndex: make(map[string]int),
-	}
+	a := &Aggregator{}
+	a.enc.init(maxSize, maxCount)
+	return a
 }
 
 // Len returns the number of user records held.
@@ -124,44 +102,11 @@ func (a *Aggregator) Len() int { return len(a.records) }
 // held (magic + protobuf + MD5), or 0 when empty. With one record held, Drain
 // sends that record plain, which is smaller than Size; Size stays the aggregated
 // size so that it only grows as records are added and is a safe byte budget.
-func (a *Aggregator) Size() int {
-	if len(a.records) == 0 {
-		return 0
-	}
-	return overhead + a.body
-}
+func (a *Aggregator) Size() int { return a.enc.Size() }
 
 // SizeWith returns what Size would be after adding r, whether or not r fits.
 func (a *Aggregator) SizeWith(r UserRecord) int {
-	_, _, grow, _ := a.cost(r)
-	return overhead + a.body + grow
-}
-
-// cost returns r's table indexes (-1 for a key that would be new) and how many
-// bytes adding r grows the protobuf encoding by, and the inner Record size.
-func (a *Aggregator) cost(r UserRecord) (pk, ehk, grow, inner int) {
-	var ok bool
-	if pk, ok = a.pkIndex[r.PartitionKey]; !ok {
-		pk = len(a.pkTable)
-		grow += keySize(r.PartitionKey)
-	}
-	inner = 1 + protowire.SizeVarint(uint64(pk))
-	ehk = -1
-	if r.ExplicitHashKey != "" {
-		if ehk, ok = a.ehkIndex[r.ExplicitHashKey]; !ok {
-			ehk = len(a.ehkTable)
-			grow += keySize(r.ExplicitHashKey)
-		}
-		inner += 1 + protowire.SizeVarint(uint64(ehk))
-	}
-	inner += 1 + protowire.SizeVarint(uint64(len(r.Data))) + len(r.Data)
-	grow += 1 + protowire.SizeVarint(uint64(inner)) + inner
-	return pk, ehk, grow, inner
-}
-
-// keySize is the encoded size of a key table entry: tag, length, bytes.
-func keySize(k string) int {
-	return 1 + protowire.SizeVarint(uint64(len(k))) + len(k)
+	return a.enc.SizeWith(r.PartitionKey, r.ExplicitHashKey, len(r.Data))
 }
 
 // Add adds r if the aggregate still fits: Size after adding must stay within
@@ -170,24 +115,10 @@ func keySize(k string) int {
 // should be sent alone. Add keeps r.Data (no copy) until Drain returns it.
 // Keys are not validated here; validate records before aggregating them.
 func (a *Aggregator) Add(r UserRecord) bool {
-	if len(a.records) >= a.maxCount {
+	if !a.enc.Add(r.PartitionKey, r.ExplicitHashKey, len(r.Data)) {
 		return false
-	}
-	pk, ehk, grow, inner := a.cost(r)
-	if overhead+a.body+grow > a.maxSize {
-		return false
-	}
-	if pk == len(a.pkTable) {
-		a.pkIndex[r.PartitionKey] = pk
-		a.pkTable = append(a.pkTable, r.PartitionKey)
-	}
-	if ehk == len(a.ehkTable) {
-		a.ehkIndex[r.ExplicitHashKey] = ehk
-		a.ehkTable = append(a.ehkTable, r.ExplicitHashKey)
 	}
 	a.records = append(a.records, r)
-	a.entries = append(a.entries, entry{pk: pk, ehk: ehk, inner: inner})
-	a.body += grow
 	return true
 }
 
@@ -210,7 +141,7 @@ func (a *Aggregator) Drain() (KinesisRecord, []UserRecord) {
 		r := a.records[0]
 		a.records[0] = UserRecord{} // do not keep r.Data alive
 		a.records = a.records[:0]
-		a.reset()
+		a.enc.Reset()
 		return KinesisRecord(r), []UserRecord{r}
 	}
 	// The held slice itself is returned and a new one started: one allocation
@@ -226,46 +157,7 @@ func (a *Aggregator) Drain() (KinesisRecord, []UserRecord) {
 		// caller already grouped the records by shard.
 		out.ExplicitHashKey = HashKey(recs[0].PartitionKey).String()
 	}
-
-	b := make([]byte, 0, overhead+a.body)
-	b = append(b, magic[:]...)
-	for _, k := range a.pkTable {
-		b = protowire.AppendTag(b, fieldPartitionKeyTable, protowire.BytesType)
-		b = protowire.AppendString(b, k)
-	}
-	for _, k := range a.ehkTable {
-		b = protowire.AppendTag(b, fieldExplicitHashKeyTable, protowire.BytesType)
-		b = protowire.AppendString(b, k)
-	}
-	for i, e := range a.entries {
-		b = protowire.AppendTag(b, fieldRecords, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(e.inner))
-		// Fields 1 and 3 are proto2 "required": written even when zero or empty,
-		// or the Java KCL fails to parse and delivers the blob as one raw record.
-		b = protowire.AppendTag(b, fieldPartitionKeyIndex, protowire.VarintType)
-		b = protowire.AppendVarint(b, uint64(e.pk))
-		if e.ehk >= 0 {
-			b = protowire.AppendTag(b, fieldExplicitHashKeyIndex, protowire.VarintType)
-			b = protowire.AppendVarint(b, uint64(e.ehk))
-		}
-		b = protowire.AppendTag(b, fieldData, protowire.BytesType)
-		b = protowire.AppendBytes(b, recs[i].Data)
-	}
-	sum := md5.Sum(b[len(magic):])
-	out.Data = append(b, sum[:]...)
-	a.reset()
+	out.Data = a.enc.AppendTo(make([]byte, 0, a.enc.Size()), func(i int) []byte { return recs[i].Data })
+	a.enc.Reset()
 	return out, recs
-}
-
-// reset empties the Aggregator but keeps its tables and maps for the next
-// aggregate. Keys are cleared so that drained records can be freed.
-func (a *Aggregator) reset() {
-	a.entries = a.entries[:0]
-	clear(a.pkTable)
-	a.pkTable = a.pkTable[:0]
-	clear(a.ehkTable)
-	a.ehkTable = a.ehkTable[:0]
-	clear(a.pkIndex)
-	clear(a.ehkIndex)
-	a.body = 0
 }

@@ -138,8 +138,8 @@ func TestAddRespectsMaxCount(t *testing.T) {
 
 func TestNewAggregatorDefaults(t *testing.T) {
 	a := NewAggregator(0, -1)
-	if a.maxSize != DefaultMaxSize || a.maxCount != DefaultMaxCount {
-		t.Fatalf("defaults: maxSize %d maxCount %d", a.maxSize, a.maxCount)
+	if a.enc.maxSize != DefaultMaxSize || a.enc.maxCount != DefaultMaxCount {
+		t.Fatalf("defaults: maxSize %d maxCount %d", a.enc.maxSize, a.enc.maxCount)
 	}
 	if DefaultMaxSize != 51200 || DefaultMaxCount != 4294967295 {
 		t.Fatal("defaults must be KPL's")
@@ -241,13 +241,16 @@ func TestDrainDoesNotRetainRecords(t *testing.T) {
 				t.Fatalf("%d drained: records are still referenced by the aggregator", n)
 			}
 		}
-		for _, k := range append(a.pkTable[:cap(a.pkTable)], a.ehkTable[:cap(a.ehkTable)]...) {
+		pks, ehks := a.enc.pks.keys, a.enc.ehks.keys
+		for _, k := range append(pks[:cap(pks)], ehks[:cap(ehks)]...) {
 			if k != "" {
 				t.Fatalf("%d drained: keys are still referenced by the aggregator", n)
 			}
 		}
-		if len(a.pkIndex) != 0 || len(a.ehkIndex) != 0 {
-			t.Fatalf("%d drained: key maps not cleared", n)
+		for _, s := range append(a.enc.pks.slots, a.enc.ehks.slots...) {
+			if s != (keySlot{}) {
+				t.Fatalf("%d drained: key indexes not cleared", n)
+			}
 		}
 	}
 }

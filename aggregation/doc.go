@@ -38,6 +38,12 @@
 // Size is an upper bound rather than the exact length. A record that does not fit
 // even an empty aggregator should be sent on its own, unaggregated.
 //
+// Aggregator holds the records; its sizing and encoding are done by an Encoder,
+// which holds only their keys and data lengths. A producer that keeps its own
+// records (with callbacks, arrival times, ...) can use an Encoder directly: it
+// gives the same exact sizes and bytes, and encodes straight from the caller's
+// records into a reused buffer with no copy and no allocation per aggregate.
+//
 // An aggregate is sent with partition key "a" and, as explicit hash key, the hash
 // key of its first record, so it lands where that record would. The caller must
 // only aggregate records that map to the same shard: consumers check sub-records

@@ -96,3 +96,41 @@ func ExampleHashKey() {
 	// Output:
 	// 159499196025307651934328298402289840726 true
 }
+
+// A producer that keeps its own records (here with a sequence number each)
+// sizes the aggregate with an Encoder and encodes straight from its records
+// into a reused buffer.
+func ExampleEncoder() {
+	type myRecord struct {
+		seq  int
+		key  string
+		data []byte
+	}
+	records := []myRecord{
+		{1, "user-1", []byte("login")},
+		{2, "user-2", []byte("click")},
+		{3, "user-1", []byte("logout")},
+		{4, "user-3", make([]byte, 60)},
+	}
+	enc := aggregation.NewEncoder(100, 0)
+	buf := make([]byte, 0, 100)
+	var batch []myRecord
+	flush := func() {
+		buf = enc.AppendTo(buf[:0], func(i int) []byte { return batch[i].data })
+		subs, _ := aggregation.Deaggregate(buf)
+		fmt.Printf("aggregate of %d bytes (Size %d): %d records from seq %d\n", len(buf), enc.Size(), len(subs), batch[0].seq)
+		enc.Reset()
+		batch = batch[:0]
+	}
+	for _, r := range records {
+		if !enc.Add(r.key, "", len(r.data)) {
+			flush()
+			enc.Add(r.key, "", len(r.data))
+		}
+		batch = append(batch, r)
+	}
+	flush()
+	// Output:
+	// aggregate of 70 bytes (Size 70): 3 records from seq 1
+	// aggregate of 94 bytes (Size 94): 1 records from seq 4
+}

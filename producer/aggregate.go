@@ -1,11 +1,8 @@
 package producer
 
 import (
-	"crypto/md5"
 	"sync"
 	"sync/atomic"
-
-	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/kinesis-go/kinesis/aggregation"
 )
@@ -57,7 +54,7 @@ func (s *shard) takeCur() *aggBuf {
 // big to aggregate) that become one Kinesis record each.
 type aggBuf struct {
 	shard    *shard
-	enc      aggEncoder
+	enc      *aggregation.Encoder // sizes and encodes the aggregate; nil until used
 	plain    bool
 	recs     []urec
 	bytes    int   // plain: sum of len(data)+len(pk)
@@ -75,7 +72,9 @@ func (p *Producer) newBuf(s *shard, now int64) *aggBuf {
 	b.created = now
 	b.deadline = now + p.linger
 	b.plain = p.opts.DisableAggregation
-	b.enc.maxSize, b.enc.maxCount = p.opts.AggregationMaxSize, p.opts.AggregationMaxCount
+	if b.enc == nil && !b.plain {
+		b.enc = aggregation.NewEncoder(p.opts.AggregationMaxSize, p.opts.AggregationMaxCount)
+	}
 	return b
 }
 
@@ -87,7 +86,7 @@ func (p *Producer) addTo(b *aggBuf, u *urec) bool {
 			return false
 		}
 		b.bytes += n
-	} else if !b.enc.add(u) {
+	} else if !b.enc.AddHashed(u.rec.PartitionKey, pkHash(u), u.rec.ExplicitHashKey, len(u.rec.Data)) {
 		return false
 	}
 	b.recs = append(b.recs, *u)
@@ -97,206 +96,24 @@ func (p *Producer) addTo(b *aggBuf, u *urec) bool {
 func (p *Producer) recycleBuf(b *aggBuf) {
 	clear(b.recs)
 	b.recs = b.recs[:0]
-	b.enc.reset()
+	if b.enc != nil {
+		b.enc.Reset()
+	}
 	b.shard = nil
 	b.bytes = 0
 	b.next = nil
 	p.bufs.Put(b)
 }
 
-// Constants of the KPL aggregated record format (see package aggregation).
-const (
-	aggOverhead = 4 + md5.Size // magic prefix and MD5 suffix
-	// Protobuf tags: AggregatedRecord fields 1-3 (length-delimited) and Record fields
-	// 1-2 (varint) and 3 (length-delimited), each one byte.
-	tagPKTable  = 0x0a // field 1, bytes
-	tagEHKTable = 0x12 // field 2, bytes
-	tagRecord   = 0x1a // field 3, bytes
-	tagPKIndex  = 0x08 // field 1, varint
-	tagEHKIndex = 0x10 // field 2, varint
-	tagData     = 0x1a // field 3, bytes
-)
-
-var aggMagic = [4]byte{0xF3, 0x89, 0x9A, 0xC2}
-
-// aggEncoder builds one KPL aggregated record with exact incremental sizing, writing
-// the same bytes as aggregation.Aggregator. It is the producer's own so that it works
-// on the producer's records in place and encodes into a reused buffer: no copy of
-// the records and no allocation per aggregate on the hot path.
-type aggEncoder struct {
-	maxSize, maxCount int
-
-	// pkIndex finds a partition key in pkTable by the low half of its MD5 (the
-	// record's hash key, computed anyway, unless it has an explicit one); a hit is
-	// verified, and a collision just tables the key twice.
-	pkIndex  pkIndex
-	ehkIndex map[string]int32
-	pkTable  []string
-	ehkTable []string
-	entries  []aggEntry // parallel to the buffer's records
-	body     int        // exact size of the protobuf AggregatedRecord
-}
-
-type aggEntry struct {
-	pk, ehk int32 // table indexes; ehk is -1 without an explicit hash key
-	inner   int32 // size of the Record message
-}
-
-func keySize(k string) int { return 1 + protowire.SizeVarint(uint64(len(k))) + len(k) }
-
-// add accounts for u if the aggregate still fits maxSize and maxCount.
-func (e *aggEncoder) add(u *urec) bool {
-	if len(e.entries) >= e.maxCount {
-		return false
-	}
-	grow := 0
-	lo := u.hash.Lo
+// pkHash is the hash of u's partition key by which the encoder finds it in the
+// aggregate's key table: the low half of its MD5, which is u's hash key, computed
+// already to choose the shard, unless an explicit hash key replaced it. Equal keys
+// must get equal hashes, or a key would be tabled twice.
+func pkHash(u *urec) uint64 {
 	if u.rec.ExplicitHashKey != "" {
-		lo = aggregation.HashKey(u.rec.PartitionKey).Lo // u.hash is the explicit key
+		return aggregation.HashKey(u.rec.PartitionKey).Lo // u.hash is the explicit key
 	}
-	pk, found := e.pkIndex.find(lo)
-	newPK := !found || e.pkTable[pk] != u.rec.PartitionKey
-	if newPK {
-		pk = int32(len(e.pkTable))
-		grow += keySize(u.rec.PartitionKey)
-	}
-	inner := 1 + protowire.SizeVarint(uint64(pk))
-	ehk := int32(-1)
-	newEHK := false
-	if u.rec.ExplicitHashKey != "" {
-		if e.ehkIndex == nil {
-			e.ehkIndex = make(map[string]int32)
-		}
-		var ok bool
-		if ehk, ok = e.ehkIndex[u.rec.ExplicitHashKey]; !ok {
-			ehk, newEHK = int32(len(e.ehkTable)), true
-			grow += keySize(u.rec.ExplicitHashKey)
-		}
-		inner += 1 + protowire.SizeVarint(uint64(ehk))
-	}
-	n := len(u.rec.Data)
-	inner += 1 + protowire.SizeVarint(uint64(n)) + n
-	grow += 1 + protowire.SizeVarint(uint64(inner)) + inner
-	if aggOverhead+e.body+grow > e.maxSize {
-		return false
-	}
-	if newPK {
-		if !found {
-			e.pkIndex.insert(lo, pk)
-		}
-		e.pkTable = append(e.pkTable, u.rec.PartitionKey)
-	}
-	if newEHK {
-		e.ehkIndex[u.rec.ExplicitHashKey] = ehk
-		e.ehkTable = append(e.ehkTable, u.rec.ExplicitHashKey)
-	}
-	e.entries = append(e.entries, aggEntry{pk: pk, ehk: ehk, inner: int32(inner)})
-	e.body += grow
-	return true
-}
-
-// size is the exact length of the encoding.
-func (e *aggEncoder) size() int { return aggOverhead + e.body }
-
-// encode appends the aggregated record of recs (the records added, in order) to dst.
-func (e *aggEncoder) encode(dst []byte, recs []urec) []byte {
-	b := append(dst, aggMagic[:]...)
-	start := len(b)
-	for _, k := range e.pkTable {
-		b = append(b, tagPKTable)
-		b = protowire.AppendVarint(b, uint64(len(k)))
-		b = append(b, k...)
-	}
-	for _, k := range e.ehkTable {
-		b = append(b, tagEHKTable)
-		b = protowire.AppendVarint(b, uint64(len(k)))
-		b = append(b, k...)
-	}
-	for i := range e.entries {
-		en := &e.entries[i]
-		b = append(b, tagRecord)
-		b = protowire.AppendVarint(b, uint64(en.inner))
-		// Fields 1 and 3 are proto2 "required": always written, even when zero.
-		b = append(b, tagPKIndex)
-		b = protowire.AppendVarint(b, uint64(en.pk))
-		if en.ehk >= 0 {
-			b = append(b, tagEHKIndex)
-			b = protowire.AppendVarint(b, uint64(en.ehk))
-		}
-		data := recs[i].rec.Data
-		b = append(b, tagData)
-		b = protowire.AppendVarint(b, uint64(len(data)))
-		b = append(b, data...)
-	}
-	sum := md5.Sum(b[start:])
-	return append(b, sum[:]...)
-}
-
-func (e *aggEncoder) reset() {
-	e.pkIndex.reset()
-	clear(e.ehkIndex)
-	clear(e.pkTable)
-	e.pkTable = e.pkTable[:0]
-	clear(e.ehkTable)
-	e.ehkTable = e.ehkTable[:0]
-	e.entries = e.entries[:0]
-	e.body = 0
-}
-
-// pkIndex is an open-addressing hash table from the low half of a partition key's
-// MD5 (already uniformly distributed) to its index in the key table: cheaper than a
-// map on the Put path.
-type pkIndex struct {
-	slots []pkSlot // a power of two long, at most half full
-	used  int
-}
-
-type pkSlot struct {
-	lo  uint64
-	idx int32 // table index + 1; 0 marks a free slot
-}
-
-func (t *pkIndex) find(lo uint64) (int32, bool) {
-	if t.used == 0 {
-		return 0, false
-	}
-	mask := uint64(len(t.slots) - 1)
-	for i := lo & mask; ; i = (i + 1) & mask {
-		s := &t.slots[i]
-		if s.idx == 0 {
-			return 0, false
-		}
-		if s.lo == lo {
-			return s.idx - 1, true
-		}
-	}
-}
-
-func (t *pkIndex) insert(lo uint64, idx int32) {
-	if (t.used+1)*2 > len(t.slots) {
-		old := t.slots
-		t.slots = make([]pkSlot, max(64, 2*len(old)))
-		t.used = 0
-		for _, s := range old {
-			if s.idx != 0 {
-				t.insert(s.lo, s.idx-1)
-			}
-		}
-	}
-	mask := uint64(len(t.slots) - 1)
-	i := lo & mask
-	for t.slots[i].idx != 0 {
-		i = (i + 1) & mask
-	}
-	t.slots[i] = pkSlot{lo: lo, idx: idx + 1}
-	t.used++
-}
-
-func (t *pkIndex) reset() {
-	if t.used > 0 {
-		clear(t.slots)
-		t.used = 0
-	}
+	return u.hash.Lo
 }
 
 // getData returns a buffer of capacity at least n for an aggregate's encoding.
@@ -403,8 +220,8 @@ func (p *Producer) runEncoder() {
 				r := &k.recs[0].rec
 				k.pk, k.ehk, k.data = r.PartitionKey, r.ExplicitHashKey, r.Data
 			} else {
-				k.buf = p.getData(b.enc.size())
-				k.data = b.enc.encode(*k.buf, k.recs)
+				k.buf = p.getData(b.enc.Size())
+				k.data = b.enc.AppendTo(*k.buf, func(i int) []byte { return k.recs[i].rec.Data })
 				*k.buf = k.data
 				k.pk = aggregatePartitionKey
 				if k.ehk = k.recs[0].rec.ExplicitHashKey; k.ehk == "" {
