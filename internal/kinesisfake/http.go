@@ -147,35 +147,32 @@ func (e *epoch) UnmarshalJSON(b []byte) error {
 
 type httpOp func(k *Kinesis, ctx context.Context, body []byte) (any, error)
 
+// op adapts a method of Kinesis to the JSON protocol: decode the input, call the method,
+// and shape its output for encoding/json with toJSON.
+func op[In, Out any](call func(*Kinesis, context.Context, *In, ...func(*kinesis.Options)) (Out, error), toJSON func(Out) any) httpOp {
+	return func(k *Kinesis, ctx context.Context, body []byte) (any, error) {
+		in := new(In)
+		if err := decode(body, in); err != nil {
+			return nil, err
+		}
+		out, err := call(k, ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		return toJSON(out), nil
+	}
+}
+
+// noOutput is the JSON shape of an operation that answers with an empty object.
+func noOutput[Out any](Out) any { return struct{}{} }
+
 var httpOps map[string]httpOp
 
 func init() {
 	httpOps = map[string]httpOp{
-		"CreateStream": func(k *Kinesis, ctx context.Context, body []byte) (any, error) {
-			var in kinesis.CreateStreamInput
-			if err := decode(body, &in); err != nil {
-				return nil, err
-			}
-			_, err := k.CreateStream(ctx, &in)
-			return struct{}{}, err
-		},
-		"DeleteStream": func(k *Kinesis, ctx context.Context, body []byte) (any, error) {
-			var in kinesis.DeleteStreamInput
-			if err := decode(body, &in); err != nil {
-				return nil, err
-			}
-			_, err := k.DeleteStream(ctx, &in)
-			return struct{}{}, err
-		},
-		"DescribeStream": func(k *Kinesis, ctx context.Context, body []byte) (any, error) {
-			var in kinesis.DescribeStreamInput
-			if err := decode(body, &in); err != nil {
-				return nil, err
-			}
-			out, err := k.DescribeStream(ctx, &in)
-			if err != nil {
-				return nil, err
-			}
+		"CreateStream": op((*Kinesis).CreateStream, noOutput[*kinesis.CreateStreamOutput]),
+		"DeleteStream": op((*Kinesis).DeleteStream, noOutput[*kinesis.DeleteStreamOutput]),
+		"DescribeStream": op((*Kinesis).DescribeStream, func(out *kinesis.DescribeStreamOutput) any {
 			d := out.StreamDescription
 			shards := make([]jsonShard, len(d.Shards))
 			for i, s := range d.Shards {
@@ -186,17 +183,9 @@ func init() {
 				StreamModeDetails: d.StreamModeDetails, RetentionPeriodHours: d.RetentionPeriodHours,
 				StreamCreationTimestamp: newEpoch(d.StreamCreationTimestamp), EncryptionType: d.EncryptionType,
 				EnhancedMonitoring: d.EnhancedMonitoring, HasMoreShards: d.HasMoreShards, Shards: shards,
-			}}, nil
-		},
-		"DescribeStreamSummary": func(k *Kinesis, ctx context.Context, body []byte) (any, error) {
-			var in kinesis.DescribeStreamSummaryInput
-			if err := decode(body, &in); err != nil {
-				return nil, err
-			}
-			out, err := k.DescribeStreamSummary(ctx, &in)
-			if err != nil {
-				return nil, err
-			}
+			}}
+		}),
+		"DescribeStreamSummary": op((*Kinesis).DescribeStreamSummary, func(out *kinesis.DescribeStreamSummaryOutput) any {
 			d := out.StreamDescriptionSummary
 			return map[string]any{"StreamDescriptionSummary": jsonStreamSummary{
 				StreamName: d.StreamName, StreamARN: d.StreamARN, StreamId: d.StreamId, StreamStatus: d.StreamStatus,
@@ -204,17 +193,9 @@ func init() {
 				StreamCreationTimestamp: newEpoch(d.StreamCreationTimestamp), EncryptionType: d.EncryptionType,
 				EnhancedMonitoring: d.EnhancedMonitoring, OpenShardCount: d.OpenShardCount,
 				ConsumerCount: d.ConsumerCount, MaxRecordSizeInKiB: d.MaxRecordSizeInKiB,
-			}}, nil
-		},
-		"ListStreams": func(k *Kinesis, ctx context.Context, body []byte) (any, error) {
-			var in kinesis.ListStreamsInput
-			if err := decode(body, &in); err != nil {
-				return nil, err
-			}
-			out, err := k.ListStreams(ctx, &in)
-			if err != nil {
-				return nil, err
-			}
+			}}
+		}),
+		"ListStreams": op((*Kinesis).ListStreams, func(out *kinesis.ListStreamsOutput) any {
 			sums := make([]jsonStreamSummaryItem, len(out.StreamSummaries))
 			for i, s := range out.StreamSummaries {
 				sums[i] = jsonStreamSummaryItem{StreamName: s.StreamName, StreamARN: s.StreamARN, StreamStatus: s.StreamStatus,
@@ -225,8 +206,8 @@ func init() {
 				HasMoreStreams  *bool
 				NextToken       *string `json:",omitempty"`
 				StreamSummaries []jsonStreamSummaryItem
-			}{out.StreamNames, out.HasMoreStreams, out.NextToken, sums}, nil
-		},
+			}{out.StreamNames, out.HasMoreStreams, out.NextToken, sums}
+		}),
 		"ListShards": func(k *Kinesis, ctx context.Context, body []byte) (any, error) {
 			var in struct {
 				kinesis.ListShardsInput
@@ -257,29 +238,13 @@ func init() {
 				NextToken *string `json:",omitempty"`
 			}{shards, out.NextToken}, nil
 		},
-		"PutRecord": func(k *Kinesis, ctx context.Context, body []byte) (any, error) {
-			var in kinesis.PutRecordInput
-			if err := decode(body, &in); err != nil {
-				return nil, err
-			}
-			out, err := k.PutRecord(ctx, &in)
-			if err != nil {
-				return nil, err
-			}
+		"PutRecord": op((*Kinesis).PutRecord, func(out *kinesis.PutRecordOutput) any {
 			return struct {
 				SequenceNumber, ShardId *string
 				EncryptionType          types.EncryptionType
-			}{out.SequenceNumber, out.ShardId, out.EncryptionType}, nil
-		},
-		"PutRecords": func(k *Kinesis, ctx context.Context, body []byte) (any, error) {
-			var in kinesis.PutRecordsInput
-			if err := decode(body, &in); err != nil {
-				return nil, err
-			}
-			out, err := k.PutRecords(ctx, &in)
-			if err != nil {
-				return nil, err
-			}
+			}{out.SequenceNumber, out.ShardId, out.EncryptionType}
+		}),
+		"PutRecords": op((*Kinesis).PutRecords, func(out *kinesis.PutRecordsOutput) any {
 			type entry struct {
 				SequenceNumber *string `json:",omitempty"`
 				ShardId        *string `json:",omitempty"`
@@ -294,8 +259,8 @@ func init() {
 				FailedRecordCount *int32
 				Records           []entry
 				EncryptionType    types.EncryptionType
-			}{out.FailedRecordCount, recs, out.EncryptionType}, nil
-		},
+			}{out.FailedRecordCount, recs, out.EncryptionType}
+		}),
 		"GetShardIterator": func(k *Kinesis, ctx context.Context, body []byte) (any, error) {
 			var in struct {
 				kinesis.GetShardIteratorInput
@@ -311,15 +276,7 @@ func init() {
 			}
 			return struct{ ShardIterator *string }{out.ShardIterator}, nil
 		},
-		"GetRecords": func(k *Kinesis, ctx context.Context, body []byte) (any, error) {
-			var in kinesis.GetRecordsInput
-			if err := decode(body, &in); err != nil {
-				return nil, err
-			}
-			out, err := k.GetRecords(ctx, &in)
-			if err != nil {
-				return nil, err
-			}
+		"GetRecords": op((*Kinesis).GetRecords, func(out *kinesis.GetRecordsOutput) any {
 			type rec struct {
 				SequenceNumber              *string
 				ApproximateArrivalTimestamp *epoch
@@ -345,38 +302,16 @@ func init() {
 				NextShardIterator  *string `json:",omitempty"`
 				MillisBehindLatest *int64
 				ChildShards        []child `json:",omitempty"`
-			}{recs, out.NextShardIterator, out.MillisBehindLatest, kids}, nil
-		},
-		"SplitShard": func(k *Kinesis, ctx context.Context, body []byte) (any, error) {
-			var in kinesis.SplitShardInput
-			if err := decode(body, &in); err != nil {
-				return nil, err
-			}
-			_, err := k.SplitShard(ctx, &in)
-			return struct{}{}, err
-		},
-		"MergeShards": func(k *Kinesis, ctx context.Context, body []byte) (any, error) {
-			var in kinesis.MergeShardsInput
-			if err := decode(body, &in); err != nil {
-				return nil, err
-			}
-			_, err := k.MergeShards(ctx, &in)
-			return struct{}{}, err
-		},
-		"UpdateShardCount": func(k *Kinesis, ctx context.Context, body []byte) (any, error) {
-			var in kinesis.UpdateShardCountInput
-			if err := decode(body, &in); err != nil {
-				return nil, err
-			}
-			out, err := k.UpdateShardCount(ctx, &in)
-			if err != nil {
-				return nil, err
-			}
+			}{recs, out.NextShardIterator, out.MillisBehindLatest, kids}
+		}),
+		"SplitShard":  op((*Kinesis).SplitShard, noOutput[*kinesis.SplitShardOutput]),
+		"MergeShards": op((*Kinesis).MergeShards, noOutput[*kinesis.MergeShardsOutput]),
+		"UpdateShardCount": op((*Kinesis).UpdateShardCount, func(out *kinesis.UpdateShardCountOutput) any {
 			return struct {
 				CurrentShardCount, TargetShardCount *int32
 				StreamName, StreamARN               *string
-			}{out.CurrentShardCount, out.TargetShardCount, out.StreamName, out.StreamARN}, nil
-		},
+			}{out.CurrentShardCount, out.TargetShardCount, out.StreamName, out.StreamARN}
+		}),
 	}
 }
 
