@@ -26,18 +26,31 @@ type iterator struct {
 }
 
 func (it iterator) encode() string {
-	raw := strings.Join([]string{"it1", it.stream, strconv.FormatUint(it.uid, 10), strconv.Itoa(it.idx),
-		strconv.FormatUint(it.after, 10), strconv.FormatInt(it.issued.UnixNano(), 10)}, "|")
-	return base64.StdEncoding.EncodeToString([]byte(raw))
+	return encodeToken("it1", it.stream, strconv.FormatUint(it.uid, 10), strconv.Itoa(it.idx),
+		strconv.FormatUint(it.after, 10), strconv.FormatInt(it.issued.UnixNano(), 10))
+}
+
+// encodeToken makes an opaque token (a shard iterator, a ListShards NextToken) of a kind
+// tag and fields; decodeToken reverses it, checking the tag and the number of fields.
+func encodeToken(fields ...string) string {
+	return base64.StdEncoding.EncodeToString([]byte(strings.Join(fields, "\x00")))
+}
+
+func decodeToken(s, kind string, n int) ([]string, bool) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, false
+	}
+	f := strings.Split(string(b), "\x00")
+	if len(f) != n || f[0] != kind {
+		return nil, false
+	}
+	return f, true
 }
 
 func decodeIterator(s string) (iterator, bool) {
-	b, err := base64.StdEncoding.DecodeString(s)
-	if err != nil {
-		return iterator{}, false
-	}
-	f := strings.Split(string(b), "|")
-	if len(f) != 6 || f[0] != "it1" {
+	f, ok := decodeToken(s, "it1", 6)
+	if !ok {
 		return iterator{}, false
 	}
 	uid, err1 := strconv.ParseUint(f[2], 10, 64)

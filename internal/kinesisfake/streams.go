@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -249,18 +248,13 @@ func (q listShardsQuery) encode() string {
 	if q.hasTime {
 		ts = strconv.FormatInt(q.fTime.UnixNano(), 10)
 	}
-	raw := strings.Join([]string{"ls1", q.stream, strconv.FormatUint(q.uid, 10), q.after,
-		string(q.filter), q.fShard, ts, strconv.FormatInt(q.issued.UnixNano(), 10)}, "\x00")
-	return base64.StdEncoding.EncodeToString([]byte(raw))
+	return encodeToken("ls1", q.stream, strconv.FormatUint(q.uid, 10), q.after,
+		string(q.filter), q.fShard, ts, strconv.FormatInt(q.issued.UnixNano(), 10))
 }
 
 func decodeListShardsToken(tok string) (listShardsQuery, bool) {
-	b, err := base64.StdEncoding.DecodeString(tok)
-	if err != nil {
-		return listShardsQuery{}, false
-	}
-	f := strings.Split(string(b), "\x00")
-	if len(f) != 8 || f[0] != "ls1" {
+	f, ok := decodeToken(tok, "ls1", 8)
+	if !ok {
 		return listShardsQuery{}, false
 	}
 	uid, err1 := strconv.ParseUint(f[2], 10, 64)
