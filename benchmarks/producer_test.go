@@ -23,6 +23,7 @@ const (
 	libOurs       = "kinesis-go"
 	libOursNoHTTP = "kinesis-go-nohttp"
 	libA8m        = "a8m"
+	libA8mNoHTTP  = "a8m-nohttp"
 )
 
 // noRateLimit is our producer's RateLimit in the comparison, in percent of the
@@ -154,7 +155,7 @@ func (t *theirs) close() (int64, int64) {
 // (method calls, no HTTP), whose own CPU then counts too.
 func BenchmarkProducer(b *testing.B) {
 	for _, shards := range []int{4, 64} {
-		for _, lib := range []string{libOurs, libA8m, libOursNoHTTP} {
+		for _, lib := range []string{libOurs, libA8m, libOursNoHTTP, libA8mNoHTTP} {
 			b.Run(fmt.Sprintf("shards=%d/lib=%s", shards, lib), func(b *testing.B) {
 				benchProducerRun(b, lib, shards)
 			})
@@ -163,14 +164,15 @@ func BenchmarkProducer(b *testing.B) {
 }
 
 func benchProducerRun(b *testing.B, lib string, shards int) {
+	noHTTP := lib == libOursNoHTTP || lib == libA8mNoHTTP
 	var v verdict
-	if lib != libOursNoHTTP {
+	if !noHTTP {
 		v = verifyProducerOnce(b, lib, shards)
 	}
 	stream := uniqueStream("bench")
 	wc := &wireCounter{}
 	var cc *countingClient
-	if lib == libOursNoHTTP {
+	if noHTTP {
 		fake := kinesisfake.New(func(o *kinesisfake.Options) { o.DiscardData = true })
 		createStream(b, fake, stream, shards)
 		cc = &countingClient{Client: fake}
@@ -189,7 +191,7 @@ func benchProducerRun(b *testing.B, lib string, shards int) {
 		o.warmUp(b, pool[0])
 		o.ok.Store(0)
 		p = o
-	case libA8m:
+	case libA8m, libA8mNoHTTP:
 		p = newTheirs(cc, stream)
 	}
 	cc.reset()
@@ -211,7 +213,7 @@ func benchProducerRun(b *testing.B, lib string, shards int) {
 		b.Fatalf("%s: %d of %d records confirmed, %d failed, %d PutRecords entries failed", lib, ok, b.N, failed, cc.failed.Load())
 	}
 	n := float64(b.N)
-	if lib != libOursNoHTTP {
+	if !noHTTP {
 		b.ReportMetric(float64(wc.putBytes.Load())/n, "wire-B/rec")
 	}
 	b.ReportMetric(float64(cc.payload.Load())/n, "kinesis-B/rec")
@@ -221,7 +223,7 @@ func benchProducerRun(b *testing.B, lib string, shards int) {
 	if c := cc.calls.Load(); c > 0 {
 		b.ReportMetric(n/float64(c), "rec/call")
 	}
-	if lib != libOursNoHTTP {
+	if !noHTTP {
 		v.report(b)
 	}
 }

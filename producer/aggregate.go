@@ -66,7 +66,10 @@ type aggBuf struct {
 }
 
 func (p *Producer) newBuf(s *shard, now int64) *aggBuf {
-	b := p.bufs.Get().(*aggBuf)
+	b, ok := p.bufs.get()
+	if !ok {
+		b = new(aggBuf)
+	}
 	b.shard = s
 	b.gen++
 	b.created = now
@@ -86,48 +89,70 @@ func (p *Producer) addTo(b *aggBuf, u *urec) bool {
 			return false
 		}
 		b.bytes += n
-	} else if !b.enc.AddHashed(u.rec.PartitionKey, pkHash(u), u.rec.ExplicitHashKey, len(u.rec.Data)) {
+	} else if !b.enc.AddHashed(u.rec.PartitionKey, p.pkHash(u), u.rec.ExplicitHashKey, len(u.rec.Data)) {
 		return false
 	}
-	b.recs = append(b.recs, *u)
+	b.recs = append(p.urecs.grow(b.recs), *u)
 	return true
 }
 
 func (p *Producer) recycleBuf(b *aggBuf) {
-	clear(b.recs)
-	b.recs = b.recs[:0]
+	if b.recs != nil {
+		p.urecs.put(b.recs)
+		b.recs = nil
+	}
 	if b.enc != nil {
 		b.enc.Reset()
 	}
 	b.shard = nil
 	b.bytes = 0
 	b.next = nil
-	p.bufs.Put(b)
+	p.bufs.put(b)
 }
 
 // pkHash is the hash of u's partition key by which the encoder finds it in the
 // aggregate's key table: the low half of its MD5, which is u's hash key, computed
 // already to choose the shard, unless an explicit hash key replaced it. Equal keys
 // must get equal hashes, or a key would be tabled twice.
-func pkHash(u *urec) uint64 {
+func (p *Producer) pkHash(u *urec) uint64 {
 	if u.rec.ExplicitHashKey != "" {
-		return aggregation.HashKey(u.rec.PartitionKey).Lo // u.hash is the explicit key
+		return p.keys.hash(u.rec.PartitionKey).Lo // u.hash is the explicit key
 	}
 	return u.hash.Lo
 }
 
-// getData returns a buffer of capacity at least n for an aggregate's encoding.
+// getData returns a buffer of capacity at least n for an aggregate's encoding: a
+// reused one of AggregationMaxSize bytes when n is at least half that (most
+// aggregates are full), else one of exactly n bytes, so that the small aggregates of
+// slow shards do not each pin a full-size buffer.
 func (p *Producer) getData(n int) *[]byte {
-	if v, ok := p.data.Get().(*[]byte); ok && cap(*v) >= n {
+	size := p.opts.AggregationMaxSize
+	if n > size || 2*n < size {
+		b := make([]byte, 0, n)
+		return &b
+	}
+	if v, ok := p.data.get(); ok {
 		*v = (*v)[:0]
 		return v
 	}
-	b := make([]byte, 0, max(n, p.opts.AggregationMaxSize))
+	b := make([]byte, 0, size)
 	return &b
 }
 
-// putData keeps an aggregate's buffer for reuse.
-func (p *Producer) putData(b *[]byte) { p.data.Put(b) }
+// putData keeps an aggregate's buffer for reuse if it has the reused size.
+func (p *Producer) putData(b *[]byte) {
+	if cap(*b) == p.opts.AggregationMaxSize {
+		p.data.put(b)
+	}
+}
+
+// getKrec returns a reset Kinesis record.
+func (p *Producer) getKrec() *krec {
+	if k, ok := p.krecs.get(); ok {
+		return k
+	}
+	return new(krec)
+}
 
 // encodeQueue hands buffers from the router to the encoder goroutines.
 type encodeQueue struct {
@@ -203,7 +228,7 @@ func (p *Producer) runEncoder() {
 		var list krecList
 		if b.plain {
 			for i := range b.recs {
-				k := p.krecs.Get().(*krec)
+				k := p.getKrec()
 				k.one[0] = b.recs[i]
 				k.recs = k.one[:1]
 				r := &k.recs[0].rec
@@ -212,9 +237,8 @@ func (p *Producer) runEncoder() {
 				list.pushBack(k)
 			}
 		} else {
-			k := p.krecs.Get().(*krec)
-			k.recs, b.recs = b.recs, k.spare[:0]
-			k.spare = nil
+			k := p.getKrec()
+			k.recs, b.recs = b.recs, nil
 			if len(k.recs) == 1 {
 				// A lone record is sent plain, with its own keys.
 				r := &k.recs[0].rec

@@ -18,6 +18,7 @@ import (
 // records back intact.
 func TestProducerKeyHashesTableEachKeyOnce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 5))
+	p := &Producer{keys: newKeyCache()}
 	for round := range 100 {
 		maxSize := 64 + rng.IntN(20000)
 		keys := 1 + rng.IntN(50)
@@ -36,7 +37,7 @@ func TestProducerKeyHashesTableEachKeyOnce(t *testing.T) {
 			var err error
 			u.hash, err = aggregation.UserRecord(r).HashKey()
 			require.NoError(t, err)
-			ok := enc.AddHashed(r.PartitionKey, pkHash(&u), r.ExplicitHashKey, len(r.Data))
+			ok := enc.AddHashed(r.PartitionKey, p.pkHash(&u), r.ExplicitHashKey, len(r.Data))
 			require.Equal(t, ref.Add(r.PartitionKey, r.ExplicitHashKey, len(r.Data)), ok, "round %d", round)
 			if !ok {
 				break

@@ -77,9 +77,11 @@ type Producer struct {
 	stop      chan struct{}
 	wg        sync.WaitGroup
 
-	krecs   sync.Pool // *krec
-	bufs    sync.Pool // *aggBuf
-	data    sync.Pool // *[]byte, encodings of aggregates
+	krecs   freeList[*krec]
+	bufs    freeList[*aggBuf]
+	data    freeList[*[]byte] // encodings of aggregates, AggregationMaxSize each
+	urecs   urecSlices
+	keys    *keyCache
 	metrics *metrics
 	stats   counters
 }
@@ -122,8 +124,7 @@ func New(client Client, streamName string, optFns ...func(*Options)) (*Producer,
 		closeRes:    make(chan struct{}),
 		stop:        make(chan struct{}),
 	}
-	p.krecs.New = func() any { return new(krec) }
-	p.bufs.New = func() any { return new(aggBuf) }
+	p.keys = newKeyCache()
 	m, err := newMetrics(p)
 	if err != nil {
 		return nil, err
@@ -167,8 +168,10 @@ func (p *Producer) now() int64 { return int64(time.Since(p.base)) + 1 }
 // Flush or Close). done may be nil.
 //
 // Put blocks only while the buffer is full (Options.MaxBufferedRecords and
-// MaxBufferedBytes), or, for a record above 1 MiB, until the stream's max record size
-// is known. It returns an error, and done is not called, when r is invalid (wrapping
+// MaxBufferedBytes), while the goroutine that routes records to shards is more than
+// 8,192 records behind (a few milliseconds of its work: Put then waits for it rather
+// than queue a copy of every record), or, for a record above 1 MiB, until the stream's
+// max record size is known. It returns an error, and done is not called, when r is invalid (wrapping
 // ErrInvalidRecord), after Close (ErrClosed), or when ctx ends while it waits (ctx's
 // error); nothing is buffered then.
 func (p *Producer) Put(ctx context.Context, r Record, done func(Result, error)) error {
@@ -177,6 +180,9 @@ func (p *Producer) Put(ctx context.Context, r Record, done func(Result, error)) 
 	}
 	u := urec{rec: r, done: done}
 	if err := p.validate(ctx, &u); err != nil {
+		return err
+	}
+	if err := p.router.waitRoom(ctx, p.closing); err != nil {
 		return err
 	}
 	charge := u.charge()
@@ -251,7 +257,7 @@ func (p *Producer) validate(ctx context.Context, u *urec) error {
 		u.hash, u.hashed = h, true
 		return nil
 	}
-	u.hash, u.hashed = aggregation.HashKey(pk), true
+	u.hash, u.hashed = p.keys.hash(pk), true
 	return nil
 }
 
@@ -274,9 +280,8 @@ func (p *Producer) failRecs(recs []urec, err error) {
 	if len(recs) == 0 {
 		return
 	}
-	k := p.krecs.Get().(*krec)
-	k.recs = append(k.spare[:0], recs...)
-	k.spare = nil
+	k := p.getKrec()
+	k.recs = append(p.urecs.get(len(recs)), recs...)
 	p.fail(k, err)
 }
 

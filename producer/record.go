@@ -93,10 +93,9 @@ func (u *urec) charge() int64 {
 // from encoding until its user records' results are delivered. It is also the unit of
 // delivery: a result (shardID, seqNum or err) for all of recs.
 type krec struct {
-	recs  []urec
-	one   [1]urec // backing array of recs for a plain record
-	spare []urec  // a recycled slice, handed to the next aggregate buffer
-	buf   *[]byte // pooled backing array of data for an aggregate
+	recs []urec
+	one  [1]urec // backing array of recs for a plain record
+	buf  *[]byte // pooled backing array of data for an aggregate
 
 	pk, ehk    string
 	data       []byte
@@ -120,14 +119,7 @@ type krec struct {
 	err             error
 }
 
-func (k *krec) reset() {
-	spare := k.spare
-	if cap(k.recs) > 1 {
-		clear(k.recs)
-		spare = k.recs[:0]
-	}
-	*k = krec{spare: spare}
-}
+func (k *krec) reset() { *k = krec{} }
 
 // krecList is an intrusive FIFO of krecs.
 type krecList struct {

@@ -1,17 +1,22 @@
 package producer
 
 import (
+	"context"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"github.com/kinesis-go/kinesis/aggregation"
 )
 
-// chunkSize is how many records Put hands to the router at a time; maxFreeChunks
-// how many emptied chunks are kept for reuse.
+// chunkSize is how many records Put hands to the router at a time. At most
+// maxQueuedChunks full chunks wait for the router: a Put that finds the queue full
+// waits for the router to take it, so that the queue (a copy of the records) stays a
+// small constant (about 1 MiB) instead of growing to the whole buffer when Put
+// outruns the router. maxFreeChunks emptied chunks are kept for reuse, enough that a
+// producer at full speed allocates none.
 const (
-	chunkSize     = 256
-	maxFreeChunks = 64
+	chunkSize       = 256
+	maxQueuedChunks = 32
+	maxFreeChunks   = 2*maxQueuedChunks + 2
 )
 
 type chunk struct {
@@ -52,6 +57,8 @@ type router struct {
 	free      []*chunk
 	spareFull []*chunk
 	spareMsgs []routerMsg
+	queued    atomic.Int32  // len(full), read by Put without the lock
+	room      chan struct{} // closed when the router takes the queue; nil: no waiter
 
 	// run goroutine only
 	m       *shardMap
@@ -98,6 +105,7 @@ func (r *router) push(u *urec) {
 	c.recs = append(c.recs, *u)
 	if len(c.recs) == chunkSize {
 		r.full = append(r.full, c)
+		r.queued.Store(int32(len(r.full)))
 		r.cur = nil
 	}
 	wake := r.idle
@@ -109,6 +117,42 @@ func (r *router) push(u *urec) {
 		} else {
 			r.poke.Reset(pokeDelay)
 		}
+	}
+}
+
+// waitRoom waits while maxQueuedChunks chunks wait for the router, until it takes
+// them, ctx ends (its error) or the producer closes (ErrClosed).
+func (r *router) waitRoom(ctx context.Context, closing <-chan struct{}) error {
+	if r.queued.Load() < maxQueuedChunks {
+		return nil
+	}
+	r.mu.Lock()
+	for len(r.full) >= maxQueuedChunks {
+		if r.room == nil {
+			r.room = make(chan struct{})
+		}
+		ch := r.room
+		r.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-closing:
+			return ErrClosed
+		}
+		r.mu.Lock()
+	}
+	r.mu.Unlock()
+	return nil
+}
+
+// queueTaken wakes the Puts waiting for room in the queue; r.mu is held and the
+// queue was just taken.
+func (r *router) queueTaken() {
+	r.queued.Store(0)
+	if r.room != nil {
+		close(r.room)
+		r.room = nil
 	}
 }
 
@@ -159,6 +203,7 @@ func (r *router) run() {
 		full, cur, msgs, flush := r.full, r.cur, r.msgs, r.flush
 		r.full, r.cur, r.msgs, r.flush = r.spareFull[:0], nil, r.spareMsgs[:0], false
 		r.spareFull, r.spareMsgs = nil, nil
+		r.queueTaken()
 		idle := len(full) == 0 && cur == nil && len(msgs) == 0 && !flush
 		r.idle = idle
 		r.mu.Unlock()
@@ -249,7 +294,7 @@ func (r *router) route(recs []urec, aborting bool) {
 func (r *router) add(u *urec, fresh bool) {
 	p := r.p
 	if !u.hashed {
-		u.hash = aggregation.HashKey(u.rec.PartitionKey)
+		u.hash = p.keys.hash(u.rec.PartitionKey)
 		u.hashed = true
 	}
 	if r.m == nil {
@@ -289,7 +334,7 @@ func (r *router) add(u *urec, fresh bool) {
 	if !p.addTo(b, u) {
 		// Too big to aggregate: it goes alone, after what was buffered before it.
 		b.plain = true
-		b.recs = append(b.recs, *u)
+		b.recs = append(p.urecs.grow(b.recs), *u)
 		b.seq = s.nextSeq()
 		p.enc.push(b)
 		return

@@ -197,8 +197,11 @@ func (p *Producer) recycleKrec(k *krec) {
 	if k.buf != nil {
 		p.putData(k.buf)
 	}
+	if cap(k.recs) > 1 {
+		p.urecs.put(k.recs)
+	}
 	k.reset()
-	p.krecs.Put(k)
+	p.krecs.put(k)
 }
 
 func deref(s *string) string {

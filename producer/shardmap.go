@@ -374,9 +374,8 @@ func (p *Producer) splitWrongShard(k *krec, actual *shard, seqNum string) {
 	for _, u := range k.recs {
 		if actual.rng.Contains(u.hash) {
 			if ok == nil {
-				ok = p.krecs.Get().(*krec)
-				ok.recs = ok.spare[:0]
-				ok.spare = nil
+				ok = p.getKrec()
+				ok.recs = p.urecs.get(len(k.recs))
 				ok.aggregated = true
 				ok.shard = k.shard
 				ok.attempts = k.attempts
@@ -416,7 +415,6 @@ func (p *Producer) splitWrongShard(k *krec, actual *shard, seqNum string) {
 			"records", len(again), "shard", actual.id)
 		p.router.post(routerMsg{kind: msgReroute, recs: again})
 	}
-	k.recs = k.recs[:0]
 	p.recycleKrec(k)
 }
 

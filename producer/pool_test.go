@@ -1,0 +1,153 @@
+package producer
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kinesis-go/kinesis/aggregation"
+)
+
+func TestKeyCacheAgreesWithHashKey(t *testing.T) {
+	c := newKeyCache()
+	keys := []string{"a", "b", "é", strings.Repeat("k", keyCacheMaxLen), strings.Repeat("k", keyCacheMaxLen+1)}
+	// More keys than slots: collisions and evictions, each key asked several times.
+	for i := range 3 * keyCacheSlots {
+		keys = append(keys, fmt.Sprintf("key-%d", i))
+	}
+	for round := range 3 {
+		for i, k := range keys {
+			require.Equal(t, aggregation.HashKey(k), c.hash(k), "round %d, key %d %q", round, i, k)
+		}
+	}
+}
+
+// Concurrent Puts share the cache; -race checks the slots' locking and the answers
+// must stay right while keys evict each other.
+func TestKeyCacheConcurrent(t *testing.T) {
+	c := newKeyCache()
+	var wg sync.WaitGroup
+	errs := make(chan string, 4)
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 20000 {
+				k := fmt.Sprintf("k%d", (i*7+g)%(2*keyCacheSlots))
+				if c.hash(k) != aggregation.HashKey(k) {
+					errs <- k
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for k := range errs {
+		t.Errorf("wrong hash for %q", k)
+	}
+}
+
+func TestURecSlicesGrowThroughClasses(t *testing.T) {
+	var s urecSlices
+	var recs []urec
+	var caps []int
+	for i := range 600 {
+		recs = s.grow(recs)
+		if len(caps) == 0 || caps[len(caps)-1] != cap(recs) {
+			caps = append(caps, cap(recs))
+		}
+		recs = append(recs, urec{rec: Record{PartitionKey: fmt.Sprint(i)}})
+	}
+	assert.Equal(t, []int{8, 64, 512, 4096}, caps)
+	for i := range recs {
+		require.Equal(t, fmt.Sprint(i), recs[i].rec.PartitionKey, "records kept in order across moves")
+	}
+	// The outgrown slices were kept, cleared, one per class.
+	for i, want := range []int{8, 64, 512} {
+		require.Len(t, s.classes[i].items, 1, "class %d", want)
+		v := s.classes[i].items[0]
+		assert.Equal(t, want, cap(v))
+		assert.Empty(t, v)
+		for _, u := range v[:cap(v)] {
+			require.Equal(t, urec{}, u, "a kept slice must not pin records")
+		}
+	}
+	s.put(recs)
+	got := s.get(600)
+	assert.Equal(t, 4096, cap(got), "reused from the top class")
+	for _, u := range got[:cap(got)] {
+		require.Equal(t, urec{}, u)
+	}
+	// Too small for any class: dropped, not kept.
+	s.put(make([]urec, 3))
+	assert.Len(t, s.classes[0].items, 1)
+}
+
+func TestGetDataReusesOnlyFullSizeBuffers(t *testing.T) {
+	p := &Producer{}
+	p.opts.AggregationMaxSize = 1000
+	small := p.getData(100)
+	assert.Equal(t, 100, cap(*small), "a small aggregate gets an exact buffer")
+	p.putData(small)
+	assert.Empty(t, p.data.items, "small buffers are not kept")
+	big := p.getData(600)
+	assert.Equal(t, 1000, cap(*big))
+	*big = append(*big, 1, 2, 3)
+	p.putData(big)
+	again := p.getData(900)
+	assert.Same(t, big, again)
+	assert.Empty(t, *again)
+}
+
+// A Put that finds maxQueuedChunks chunks waiting for the router waits until the
+// router takes them, or its context ends, or the producer closes; nothing is queued.
+func TestPutWaitsForTheRouterQueue(t *testing.T) {
+	r := newRouter(&Producer{})
+	defer r.poke.Stop()
+	fill := func() {
+		r.mu.Lock()
+		for range maxQueuedChunks {
+			r.full = append(r.full, &chunk{})
+		}
+		r.queued.Store(int32(len(r.full)))
+		r.mu.Unlock()
+	}
+	require.NoError(t, r.waitRoom(context.Background(), nil), "room: returns at once")
+	fill()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	res := make(chan error, 1)
+	go func() { res <- r.waitRoom(ctx, nil) }()
+	cancel()
+	assert.ErrorIs(t, <-res, context.Canceled)
+
+	closing := make(chan struct{})
+	go func() { res <- r.waitRoom(context.Background(), closing) }()
+	close(closing)
+	assert.ErrorIs(t, <-res, ErrClosed)
+
+	r.mu.Lock()
+	r.room = nil // left by the waiters above
+	r.mu.Unlock()
+	go func() { res <- r.waitRoom(context.Background(), nil) }()
+	// Take the queue the way the router does, once the Put is waiting.
+	for {
+		r.mu.Lock()
+		waiting := r.room != nil
+		if waiting {
+			r.full = nil
+			r.queueTaken()
+		}
+		r.mu.Unlock()
+		if waiting {
+			break
+		}
+		runtime.Gosched()
+	}
+	assert.NoError(t, <-res)
+}
