@@ -34,7 +34,7 @@ func (p *Producer) send(b *batch) {
 
 	start := p.now()
 	ctx, cancel := context.WithTimeout(p.runCtx, p.opts.RequestTimeout)
-	out, err := p.client.PutRecords(ctx, &b.input, noRetry)
+	out, err := p.client.PutRecords(ctx, &b.input, noRetry, fastPutRecords)
 	cancel()
 	end := p.now()
 	if err == nil && (out == nil || len(out.Records) != len(b.recs)) {
