@@ -19,9 +19,10 @@
 //
 // Put validates the record (partition key of 1 to 256 characters, data plus key
 // within the stream's max record size, explicit hash key in 0..2^128-1), computes its
-// hash key (the MD5 of the partition key, or the explicit hash key), takes room in the
-// bounded buffer and queues the record for the router; it does no I/O and takes no
-// lock held by anything slow. Then:
+// hash key (the MD5 of the partition key, remembered for the last few thousand keys
+// since keys usually repeat, or the explicit hash key), takes room in the bounded
+// buffer and queues the record for the router; it does no I/O and takes no lock held
+// by anything slow. Then:
 //
 //   - The router goroutine predicts each record's shard by binary search in the shard
 //     map and adds it to that shard's aggregate, with exact incremental sizing
@@ -34,7 +35,13 @@
 //     further while Kinesis throttles the shard) into PutRecords batches of at most
 //     CollectionMaxCount records and CollectionMaxSize bytes. A batch is sent when
 //     full, when its earliest record's deadline passes, or on Flush, with at most
-//     MaxConnections calls in flight, each bounded by RequestTimeout.
+//     MaxConnections calls in flight, each bounded by RequestTimeout. The producer
+//     writes the JSON body of its PutRecords calls itself, in one allocation of the
+//     exact size, byte for byte what the SDK's serializer writes (which grows a small
+//     buffer to the up to 6.7 MB body, about 6 times the memory and 3 times the
+//     time); everything else (signing, endpoint, HTTP, your middleware) is the SDK's.
+//     The SDK's client.call.serialization_duration metric is not recorded for these
+//     calls.
 //   - Each call's results are sorted: written records get their result, failed ones
 //     are retried or failed (see Errors).
 //   - One goroutine runs the callbacks, in the order results arrive.
@@ -84,9 +91,19 @@
 // The buffer holds at most MaxBufferedRecords records and MaxBufferedBytes bytes
 // (each record's data and keys plus RecordOverhead), from Put until the record's
 // callback has returned. Put blocks while it is full, until there is room or Put's
-// context ends; it then returns the context's error and buffers nothing. The heap
-// stays within about MaxBufferedBytes, plus, for records larger than RecordOverhead,
-// the encoded copy of the aggregates being sent.
+// context ends; it then returns the context's error and buffers nothing.
+//
+// RecordOverhead covers a record's bookkeeping and, for records of up to about 100
+// bytes, its encoded copy in an aggregate; larger records add the encoded copy of
+// the aggregates on their way out. Buffers are reused across garbage collections, so
+// a producer at full speed allocates almost nothing (about 20 bytes per record) and
+// its heap does not swing to twice the live data with every GC cycle.
+// Measured while putting 100-byte records as fast as possible with the defaults
+// (64 MiB): a peak heap of 61-64 MB against an in-process fake Kinesis. On top of the
+// budget come the request bodies in flight, 4/3 of their records' size (base64): at
+// most MaxConnections x CollectionMaxSize x 4/3, 160 MiB at the defaults, reached only
+// when 24 calls of 5 MiB are in flight at once; over loopback HTTP the same run peaks
+// at 126-160 MB. Lower MaxConnections or CollectionMaxSize to lower that part.
 //
 // # Callbacks
 //

@@ -119,8 +119,9 @@ type Options struct {
 	// bookkeeping, from Put until its callback has returned. A Put that would exceed it
 	// blocks until there is room or its context ends. Default 64 MiB. A single record
 	// bigger than the whole budget is let in when nothing else is buffered. The producer's
-	// heap stays within about this budget plus the encoded copy of records being sent
-	// (at most CollectionMaxSize per connection).
+	// heap stays within about this budget plus the bodies of the PutRecords calls in
+	// flight (4/3 of CollectionMaxSize per connection at most; see the package
+	// documentation on memory).
 	MaxBufferedBytes int64
 
 	// PreserveOrder writes the records of each shard in the order they were Put, also
