@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -557,4 +558,79 @@ func BenchmarkPutRecordsSerialize(b *testing.B) {
 			}
 		})
 	}
+}
+
+// wireCheckBase64 fails t unless appendBase64 writes b as the quoted output of
+// base64.StdEncoding, after a prefix it must leave alone, into a buffer of the
+// exact size (as putRecordsBody sizes it) and into one that must grow.
+func wireCheckBase64(t testing.TB, b []byte) {
+	t.Helper()
+	want := `pre"` + base64.StdEncoding.EncodeToString(b) + `"`
+	exact := make([]byte, 0, len(want))
+	exact = append(exact, "pre"...)
+	if got := appendBase64(exact, b); string(got) != want || cap(got) != len(want) {
+		t.Fatalf("appendBase64 of %d bytes %x:\n got %q (cap %d)\nwant %q", len(b), b, got, cap(got), want)
+	}
+	if got := appendBase64([]byte("pre"), b); string(got) != want {
+		t.Fatalf("appendBase64 of %d bytes %x into a short buffer:\n got %q\nwant %q", len(b), b, got, want)
+	}
+}
+
+// TestBase64MatchesStdlib compares appendBase64 with base64.StdEncoding for
+// every length up to 300 and for random lengths up to 200 KB, on random bytes
+// and on all-zero and all-0xFF inputs (the first and last table entries).
+func TestBase64MatchesStdlib(t *testing.T) {
+	for n := 0; n <= 300; n++ {
+		for range 4 {
+			wireCheckBase64(t, wireRandom(n))
+		}
+		wireCheckBase64(t, make([]byte, n))
+		wireCheckBase64(t, bytes.Repeat([]byte{0xFF}, n))
+	}
+	for range 200 {
+		wireCheckBase64(t, wireRandom(mrand.IntN(200<<10+1)))
+	}
+	// Every 12-bit value in each of the four positions of a 6-byte group.
+	for v := range 1 << 12 {
+		var b [14]byte
+		for shift := range 4 {
+			clear(b[:])
+			x := uint64(v) << (36 - 12*shift)
+			for i := range 6 {
+				b[i] = byte(x >> (40 - 8*i))
+			}
+			wireCheckBase64(t, b[:])
+		}
+	}
+}
+
+// FuzzAppendBase64 compares appendBase64 with base64.StdEncoding.
+func FuzzAppendBase64(f *testing.F) {
+	for _, s := range []string{"", "a", "ab", "abc", "abcdef", "abcdefg", "abcdefgh", "\x00\xff\x10\x83\xfe\x7f\x80\x01\x02"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) { wireCheckBase64(t, b) })
+}
+
+// BenchmarkAppendBase64 encodes one typical aggregated record (51,200 random
+// bytes) with base64.StdEncoding.Encode and with appendBase64, into a buffer
+// of the right size.
+func BenchmarkAppendBase64(b *testing.B) {
+	src := wireRandom(51200)
+	dst := make([]byte, 0, base64.StdEncoding.EncodedLen(len(src))+2)
+	b.Run("stdlib", func(b *testing.B) {
+		b.SetBytes(int64(len(src)))
+		for b.Loop() {
+			d := append(dst[:0], '"')
+			d = d[:1+base64.StdEncoding.EncodedLen(len(src))]
+			base64.StdEncoding.Encode(d[1:], src)
+			_ = append(d, '"')
+		}
+	})
+	b.Run("ours", func(b *testing.B) {
+		b.SetBytes(int64(len(src)))
+		for b.Loop() {
+			_ = appendBase64(dst[:0], src)
+		}
+	})
 }
