@@ -48,8 +48,8 @@ func TestSummaryHasRatiosToTheFloor(t *testing.T) {
 	writeSummary(&b, parse(strings.NewReader(sample)))
 	out := b.String()
 	for _, want := range []string{
-		"| 4 | kinesis-go (this module) | – | 1400 | 1.00× | 2.00× |",
-		"| 4 | a8m/kinesis-producer | – | 2800 | 2.00× | 4.00× |",
+		"| 4 | kinesis-go (this module), HTTP fake | – | – | 1400 | 1.00× | 2.00× |",
+		"| 4 | a8m/kinesis-producer, HTTP fake | – | – | 2800 | 2.00× | 4.00× |",
 		"uses 2.00× the CPU per record of kinesis-go",
 		"gives 99.8% of the records another partition key",
 	} {
