@@ -29,6 +29,8 @@ type fakeKinesis struct {
 	afterPut func(call int) error
 	listErr  error
 	descErr  error
+	// listBroken, when set (any time), fails ListShards with it.
+	listBroken atomic.Pointer[error]
 
 	calls atomic.Int64
 }
@@ -93,6 +95,9 @@ func (f *fakeKinesis) PutRecords(ctx context.Context, in *kinesis.PutRecordsInpu
 func (f *fakeKinesis) ListShards(ctx context.Context, in *kinesis.ListShardsInput, o ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error) {
 	if f.listErr != nil {
 		return nil, f.listErr
+	}
+	if err := f.listBroken.Load(); err != nil {
+		return nil, *err
 	}
 	cp := *in
 	cp.MaxResults = aws.Int32(min(aws.ToInt32(in.MaxResults), f.pageSize))

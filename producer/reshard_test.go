@@ -236,3 +236,39 @@ func TestMetrics(t *testing.T) {
 	assert.EqualValues(t, 1, st.ErrorsByCode["InternalFailure"])
 	assert.EqualValues(t, 1, st.Retries)
 }
+
+// A record written to a shard the map does not know waits for a listing to learn the
+// shard's range; if listing keeps failing it still gets its result when its TTL
+// ends: an expiry that says where it landed and wraps the listing's error.
+func TestParkedRecordsExpireWhenListingKeepsFailing(t *testing.T) {
+	f := newFakeKinesis("s", 1)
+	p := newTestProducer(t, f, quiet, func(o *Options) { o.RecordTTL = 700 * time.Millisecond })
+	_, err := p.PutSync(context.Background(), Record{PartitionKey: "warm", Data: []byte("x")})
+	require.NoError(t, err)
+
+	listErr := error(apiError("LimitExceededException", "listing is throttled", smithy.FaultClient))
+	f.listBroken.Store(&listErr)
+	f.split(f.openShardIDs()[0])
+	c := newCollector()
+	start := time.Now()
+	putRange(t, p, c, 0, 200) // aggregated for the closed parent, written to a child
+
+	elapsed := time.Since(start)
+	out := c.exactlyOnce(t, 200)
+	var expired int
+	for i, o := range out {
+		if o.err == nil {
+			continue // a plain record (alone in its aggregate) is where Kinesis put it
+		}
+		expired++
+		var ee *ExpiredError
+		require.ErrorAs(t, o.err, &ee, "record %d", i)
+		var api smithy.APIError
+		require.ErrorAs(t, o.err, &api, "record %d: the expiry wraps the listing's error", i)
+		assert.Equal(t, "LimitExceededException", api.ErrorCode())
+		assert.Contains(t, o.err.Error(), "shardId-", "it names the shard the record landed on")
+	}
+	assert.Positive(t, expired, "aggregates landed on the unknown child")
+	assert.Less(t, elapsed, 700*time.Millisecond+6*time.Second, "within the TTL plus the mapper's backoff")
+	assert.EqualValues(t, expired, p.Stats().UserRecordsExpired)
+}

@@ -142,6 +142,10 @@ func (p *Producer) runMapper() {
 			if p.smap.Load() == nil {
 				wait = min(wait, pendingCheckMax)
 			}
+			parked = p.expireParked(parked, err)
+			if next := earliestExpiry(parked); next > 0 {
+				wait = min(wait, time.Duration(max(next-p.now(), 0)))
+			}
 			p.requeueParked(parked)
 			p.router.post(routerMsg{kind: msgMapError, err: err})
 		} else {
@@ -322,6 +326,37 @@ func (p *Producer) wrongShard(k *krec, shardID, seqNum string) {
 		return
 	}
 	p.splitWrongShard(k, s, seqNum)
+}
+
+// expireParked fails the parked records whose TTL has passed (the shard map could not
+// be listed to learn where they landed) and returns the others. Such a record was
+// written, but to a shard whose range is unknown: consumers may have dropped some of
+// its user records, so none is reported as written.
+func (p *Producer) expireParked(parked []parkedKrec, listErr error) []parkedKrec {
+	now := p.now()
+	keep := parked[:0]
+	for _, pk := range parked {
+		if pk.k.expiry > now {
+			keep = append(keep, pk)
+			continue
+		}
+		p.expire(pk.k, fmt.Errorf("producer: the record was written to shard %s, which the shard map does not hold, "+
+			"and listing the shards to learn its hash key range failed (some of its user records may have been written): %w",
+			pk.shardID, listErr))
+	}
+	clear(parked[len(keep):])
+	return keep
+}
+
+// earliestExpiry returns the earliest TTL end of parked (0: none).
+func earliestExpiry(parked []parkedKrec) int64 {
+	var t int64
+	for _, pk := range parked {
+		if t == 0 || pk.k.expiry < t {
+			t = pk.k.expiry
+		}
+	}
+	return t
 }
 
 func (p *Producer) requeueParked(parked []parkedKrec) {
