@@ -65,14 +65,23 @@ func (b *budget) acquire(ctx context.Context, n int64, closing <-chan struct{}) 
 		}
 		ch := b.ch
 		b.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-closing:
-			return ErrClosed
+		if err := waitSignal(ctx, ch, closing); err != nil {
+			return err
 		}
 		b.mu.Lock()
+	}
+}
+
+// waitSignal waits until ch is closed (nil), ctx ends (its error) or closing is
+// closed (ErrClosed).
+func waitSignal(ctx context.Context, ch, closing <-chan struct{}) error {
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-closing:
+		return ErrClosed
 	}
 }
 

@@ -198,19 +198,19 @@ func putRecordsBodyLen(in *kinesis.PutRecordsInput) int {
 			n += entryLen(&in.Records[i])
 		}
 	}
-	if in.StreamARN != nil {
-		fields++
-		n += len(wireKeyStreamARN) + jsonStringLen(*in.StreamARN)
-	}
-	if in.StreamId != nil {
-		fields++
-		n += len(wireKeyStreamID) + jsonStringLen(*in.StreamId)
-	}
-	if in.StreamName != nil {
-		fields++
-		n += len(wireKeyStreamName) + jsonStringLen(*in.StreamName)
-	}
+	stringMemberLen(&n, &fields, wireKeyStreamARN, in.StreamARN)
+	stringMemberLen(&n, &fields, wireKeyStreamID, in.StreamId)
+	stringMemberLen(&n, &fields, wireKeyStreamName, in.StreamName)
 	return n + max(fields-1, 0) // commas
+}
+
+// stringMemberLen adds to *n the length of an optional string member as
+// appendStringMember writes it, and counts it in *fields, unless v is nil.
+func stringMemberLen(n, fields *int, key string, v *string) {
+	if v != nil {
+		*fields++
+		*n += len(key) + jsonStringLen(*v)
+	}
 }
 
 // entryLen is the length of one Records element as appendEntry writes it.
@@ -220,14 +220,8 @@ func entryLen(e *types.PutRecordsRequestEntry) int {
 		fields++
 		n += len(wireKeyData) + len(`""`) + base64.StdEncoding.EncodedLen(len(e.Data))
 	}
-	if e.ExplicitHashKey != nil {
-		fields++
-		n += len(wireKeyExplicitHashKey) + jsonStringLen(*e.ExplicitHashKey)
-	}
-	if e.PartitionKey != nil {
-		fields++
-		n += len(wireKeyPartitionKey) + jsonStringLen(*e.PartitionKey)
-	}
+	stringMemberLen(&n, &fields, wireKeyExplicitHashKey, e.ExplicitHashKey)
+	stringMemberLen(&n, &fields, wireKeyPartitionKey, e.PartitionKey)
 	return n + max(fields-1, 0) // commas
 }
 
@@ -256,18 +250,9 @@ func appendPutRecordsBody(buf []byte, in *kinesis.PutRecordsInput) []byte {
 		}
 		buf = append(buf, ']')
 	}
-	if in.StreamARN != nil {
-		buf = appendKey(buf, wireKeyStreamARN, &first)
-		buf = appendJSONString(buf, *in.StreamARN)
-	}
-	if in.StreamId != nil {
-		buf = appendKey(buf, wireKeyStreamID, &first)
-		buf = appendJSONString(buf, *in.StreamId)
-	}
-	if in.StreamName != nil {
-		buf = appendKey(buf, wireKeyStreamName, &first)
-		buf = appendJSONString(buf, *in.StreamName)
-	}
+	buf = appendStringMember(buf, wireKeyStreamARN, in.StreamARN, &first)
+	buf = appendStringMember(buf, wireKeyStreamID, in.StreamId, &first)
+	buf = appendStringMember(buf, wireKeyStreamName, in.StreamName, &first)
 	return append(buf, '}')
 }
 
@@ -280,15 +265,18 @@ func appendEntry(buf []byte, e *types.PutRecordsRequestEntry) []byte {
 		buf = appendKey(buf, wireKeyData, &first)
 		buf = appendBase64(buf, e.Data)
 	}
-	if e.ExplicitHashKey != nil {
-		buf = appendKey(buf, wireKeyExplicitHashKey, &first)
-		buf = appendJSONString(buf, *e.ExplicitHashKey)
-	}
-	if e.PartitionKey != nil {
-		buf = appendKey(buf, wireKeyPartitionKey, &first)
-		buf = appendJSONString(buf, *e.PartitionKey)
-	}
+	buf = appendStringMember(buf, wireKeyExplicitHashKey, e.ExplicitHashKey, &first)
+	buf = appendStringMember(buf, wireKeyPartitionKey, e.PartitionKey, &first)
 	return append(buf, '}')
+}
+
+// appendStringMember appends an optional string member (nothing when v is nil),
+// see appendKey for first.
+func appendStringMember(buf []byte, key string, v *string, first *bool) []byte {
+	if v == nil {
+		return buf
+	}
+	return appendJSONString(appendKey(buf, key, first), *v)
 }
 
 // appendKey appends a member key, preceded by a comma unless it is the first

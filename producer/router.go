@@ -133,12 +133,8 @@ func (r *router) waitRoom(ctx context.Context, closing <-chan struct{}) error {
 		}
 		ch := r.room
 		r.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-closing:
-			return ErrClosed
+		if err := waitSignal(ctx, ch, closing); err != nil {
+			return err
 		}
 		r.mu.Lock()
 	}
