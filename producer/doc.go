@@ -97,7 +97,9 @@
 // bytes, its encoded copy in an aggregate; larger records add the encoded copy of
 // the aggregates on their way out. Buffers are reused across garbage collections, so
 // a producer at full speed allocates almost nothing (about 20 bytes per record) and
-// its heap does not swing to twice the live data with every GC cycle.
+// its heap does not swing to twice the live data with every GC cycle. The price: what
+// a burst used is kept for reuse until Close rather than returned (still within the
+// budget, since only what was in use at once is kept).
 // Measured while putting 100-byte records as fast as possible with the defaults
 // (64 MiB): a peak heap of 61-64 MB against an in-process fake Kinesis. On top of the
 // budget come the request bodies in flight, 4/3 of their records' size (base64): at
