@@ -145,9 +145,10 @@ type Checkpointer interface {
 // error the same batch is passed again after a backoff. At the end of a shard SHARD_END
 // is checkpointed. fn's ctx is cancelled when the lease is lost or the worker shuts down.
 //
-// A checkpoint that fails after fn accepted a batch (for example because DynamoDB
-// throttles) is not retried on its own: the next batch's checkpoint covers it, and at
-// worst the batch is processed again after a failover.
+// A checkpoint that fails after fn accepted a batch (the worker is shutting down, so
+// fn's ctx is cancelled; DynamoDB throttles) is written again at a graceful shutdown,
+// while the lease is still held, unless the next batch's checkpoint covers it first; at
+// worst (lease lost, crash) the batch is processed again after a failover.
 func NewFunc(fn func(ctx context.Context, shardID string, records []Record) error) func(shardID string) RecordProcessor {
 	return func(shardID string) RecordProcessor { return &funcProcessor{fn: fn, shardID: shardID} }
 }
@@ -155,6 +156,11 @@ func NewFunc(fn func(ctx context.Context, shardID string, records []Record) erro
 type funcProcessor struct {
 	fn      func(ctx context.Context, shardID string, records []Record) error
 	shardID string
+	// owedSeq and owedSub locate the last record of the last batch fn accepted when
+	// its checkpoint failed (owedSeq is empty otherwise); ShutdownRequested writes it.
+	// Copies, so the batch's memory is not retained. The shard's goroutine makes every call.
+	owedSeq string
+	owedSub int64
 }
 
 func (p *funcProcessor) Initialize(context.Context, InitializeInput) error { return nil }
@@ -163,9 +169,16 @@ func (p *funcProcessor) ProcessRecords(ctx context.Context, in ProcessRecordsInp
 	if err := p.fn(ctx, p.shardID, in.Records); err != nil {
 		return err
 	}
-	if err := in.Checkpointer.Checkpoint(ctx); errors.Is(err, ErrLeaseLost) {
+	err := in.Checkpointer.Checkpoint(ctx)
+	if err == nil {
+		p.owedSeq = ""
+		return nil
+	}
+	if errors.Is(err, ErrLeaseLost) {
 		return err
 	}
+	last := in.Records[len(in.Records)-1]
+	p.owedSeq, p.owedSub = last.SequenceNumber, last.SubSequenceNumber
 	return nil
 }
 
@@ -175,6 +188,9 @@ func (p *funcProcessor) ShardEnded(ctx context.Context, in ShardEndedInput) erro
 	return in.Checkpointer.Checkpoint(ctx)
 }
 
-func (p *funcProcessor) ShutdownRequested(context.Context, ShutdownRequestedInput) error {
-	return nil
+func (p *funcProcessor) ShutdownRequested(ctx context.Context, in ShutdownRequestedInput) error {
+	if p.owedSeq == "" {
+		return nil
+	}
+	return in.Checkpointer.CheckpointAt(ctx, p.owedSeq, p.owedSub)
 }

@@ -654,3 +654,39 @@ func TestInitialPositionAtTimestamp(t *testing.T) {
 	stop()
 	r.checkComplete(t, want)
 }
+
+// A batch fn accepts while the worker shuts down (so its ctx is cancelled and the
+// checkpoint right after fails) is checkpointed by the graceful shutdown.
+func TestNewFuncCheckpointsTheLastBatchAtShutdown(t *testing.T) {
+	fake, stream := newFakeStream(t, 1)
+	putRecords(t, fake, stream, 1, 10, "a")
+	store := checkpoint.NewMemory()
+	ctx, cancel := context.WithCancel(context.Background())
+	var last atomic.Pointer[Record]
+	fn := func(fctx context.Context, _ string, records []Record) error {
+		if last.Load() == nil {
+			last.Store(&records[len(records)-1])
+			cancel() // shut down now: fctx ends before the checkpoint
+			<-fctx.Done()
+		}
+		return nil
+	}
+	c, err := New(fake, stream, store, NewFunc(fn), fastOptions(t, "w1")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	leases, err := store.ListLeases(context.Background())
+	if err != nil || len(leases) != 1 {
+		t.Fatalf("leases %v, %v", leases, err)
+	}
+	want := last.Load()
+	if want == nil {
+		t.Fatal("fn was not called")
+	}
+	if got := leases[0].Checkpoint; got.SequenceNumber != want.SequenceNumber || got.SubSequenceNumber != want.SubSequenceNumber {
+		t.Errorf("checkpoint %v, want the batch's last record %s/%d", got, want.SequenceNumber, want.SubSequenceNumber)
+	}
+}

@@ -64,7 +64,12 @@ func TestDynamoDBConditionalWriteConflicts(t *testing.T) {
 		BillingMode:          ddbtypes.BillingModePayPerRequest,
 	})
 	require.NoError(t, err)
-	require.NoError(t, dynamodb.NewTableExistsWaiter(client).Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 20*time.Second))
+	// dynalite reports CREATING until its next tick even with --createTableMs 0; the SDK's
+	// default MinDelay (20 s) equals the max wait, so the waiter would give up after one look.
+	waiter := dynamodb.NewTableExistsWaiter(client, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 20*time.Millisecond, 200*time.Millisecond
+	})
+	require.NoError(t, waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 20*time.Second))
 
 	put := func() error {
 		_, err := client.PutItem(ctx, &dynamodb.PutItemInput{
