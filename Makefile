@@ -10,7 +10,7 @@ BENCH    ?= .
 COUNT    ?= 5
 DEMO_SECONDS ?= 30
 
-.PHONY: all test test-short demo bench lint deps emulators check-orphans fuzz clean
+.PHONY: all test test-short demo bench bench-ab lint deps emulators check-orphans fuzz clean
 
 all: lint test
 
@@ -65,6 +65,14 @@ bench:
 		./bench.test -test.run '^$$' -test.bench '^Benchmark(Consumer|LeaseBalance)$$' -test.benchmem -test.benchtime 1x -test.count $$n -test.timeout 30m || touch bench-failed.out; \
 	} 2>&1 | tee bench.out; rm -f bench.test; if [ -e bench-failed.out ]; then rm -f bench-failed.out; echo "benchmarks failed: BENCHMARKS.md not updated"; exit 1; fi
 	cd benchmarks && PATH="$$PATH:$$($(GO) env GOPATH)/bin" $(GO) run ./internal/benchreport -in bench.out -md ../BENCHMARKS.md -command 'make bench'
+
+# Before/after: this working tree against REV on the comparison benchmarks, the two
+# builds alternated RUNS times (default 15), then benchstat. BENCH picks the benchmarks
+# (default: the producer on the in-process fake). Example: make bench-ab REV=HEAD~1
+RUNS ?= 15
+bench-ab:
+	@test -n "$(REV)" || { echo "usage: make bench-ab REV=<commit> [RUNS=15] [BENCH=<regexp>]"; exit 2; }
+	benchmarks/ab.sh -n $(RUNS) $(if $(BENCH),-bench '$(BENCH)') $(REV)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
