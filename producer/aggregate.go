@@ -24,10 +24,6 @@ type shard struct {
 	cur     *aggBuf // aggregate being filled, nil when empty
 	seq     uint64  // order of the buffers handed to the encoders
 	touched bool
-	// newly is the records routed to the shard since the router last added them to
-	// received: one atomic add per shard and round instead of one per record (a
-	// locked add waits for every store before it, such as the record's copy).
-	newly int64
 
 	received atomic.Int64 // UserRecordsReceived
 

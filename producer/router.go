@@ -67,7 +67,6 @@ type router struct {
 	linger  []lingerItem
 	lhead   int
 	touched []*shard
-	counted []*shard // shards whose newly is not zero
 }
 
 // lingerItem is the deadline of an aggregate: when it passes, the aggregate is sent
@@ -284,18 +283,6 @@ func (r *router) route(recs []urec, aborting bool) {
 	for i := range recs {
 		r.add(&recs[i], true)
 	}
-	r.publishReceived()
-}
-
-// publishReceived adds the records routed since the last call to the shards'
-// UserRecordsReceived.
-func (r *router) publishReceived() {
-	for _, s := range r.counted {
-		s.received.Add(s.newly)
-		s.newly = 0
-	}
-	clear(r.counted)
-	r.counted = r.counted[:0]
 }
 
 // add adds u to the aggregate of its predicted shard. fresh says u comes from Put
@@ -318,10 +305,7 @@ func (r *router) add(u *urec, fresh bool) {
 	}
 	s := r.m.lookup(u.hash)
 	if fresh {
-		if s.newly == 0 {
-			r.counted = append(r.counted, s)
-		}
-		s.newly++
+		s.received.Add(1)
 	}
 	if b := s.cur; b != nil {
 		// The arrival time is the aggregate's: the clock is not free, and deadlines
