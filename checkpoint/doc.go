@@ -65,11 +65,13 @@
 // KPL-aggregated records. The fencing protocol is the KCL's (leaseCounter conditions,
 // expiry judged by counter changes on each worker's local clock), so a stale writer of
 // either kind cannot overwrite the other's checkpoints; running Java and Go workers side by
-// side is not tested, though, so prefer a cut-over. KCL 3.x adds
-// attributes (throughputKBps, checkpointOwner, ...), a global secondary index and other
-// tables; this library ignores unknown attributes when reading and keeps them when
-// updating (UpdateItem changes only the attributes it names). Only CreateLease writes
-// whole items (PutItem, new leases only), with the 2.x attributes. KCL 3.x workers assign
+// side is not tested, though, so prefer a cut-over. Of the KCL 3.x additions this
+// library reads and writes checkpointOwner (a String, set during a graceful handoff, see
+// HandoffStore) and throughputKBps (a Number, the lease's smoothed throughput) in the 3.x
+// names and types; a 2.x item without them is a lease with no handoff and no throughput.
+// Other 3.x additions (entityType, a global secondary index, other tables) are ignored
+// when reading and kept when updating (UpdateItem changes only the attributes it names).
+// Only CreateLease writes whole items (PutItem, new leases only). KCL 3.x workers assign
 // leases through a leader and load metrics that this library does not take part in, so do
 // not run them side by side with it on one table.
 //

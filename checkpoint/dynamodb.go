@@ -85,7 +85,7 @@ type DynamoDB struct {
 	ensured   atomic.Bool
 }
 
-var _ Store = (*DynamoDB)(nil)
+var _ HandoffStore = (*DynamoDB)(nil)
 
 // NewDynamoDB returns a Store using the lease table tableName through client. It does no
 // network I/O: the table is checked (and created when missing, see
@@ -396,26 +396,67 @@ func (d *DynamoDB) RenewLease(ctx context.Context, l Lease) (Lease, error) {
 	if l.Owner == "" {
 		return Lease{}, &ConflictError{Op: "renew", Key: l.Key}
 	}
-	return d.update(ctx, "renew", l, updateExpr{
+	e := updateExpr{
 		set:   []string{"#counter = :next"},
 		cond:  "#counter = :counter AND #owner = :owner",
 		names: map[string]string{"#counter": attrLeaseCounter, "#owner": attrLeaseOwner},
 		values: map[string]types.AttributeValue{
 			":next": attrN(l.Counter + 1), ":counter": attrN(l.Counter), ":owner": attrS(l.Owner),
 		},
-	}, func(s Lease) bool { return s.Owner == l.Owner })
+	}
+	if l.ThroughputKBps > 0 {
+		e.set = append(e.set, "#throughput = :throughput")
+		e.names["#throughput"] = attrThroughputKBps
+		e.values[":throughput"] = attrF(l.ThroughputKBps)
+	}
+	return d.update(ctx, "renew", l, e, func(s Lease) bool { return s.Owner == l.Owner })
 }
 
-// TakeLease sets leaseOwner to owner if leaseCounter is still l.Counter, adding 1 to
+// StartHandoff sets leaseOwner to newOwner and checkpointOwner to l.Owner if leaseOwner and
+// leaseCounter are still l's and checkpointOwner is absent (see HandoffStore).
+func (d *DynamoDB) StartHandoff(ctx context.Context, l Lease, newOwner string) (Lease, error) {
+	if err := validateHandoff(l, newOwner); err != nil {
+		return Lease{}, err
+	}
+	return d.update(ctx, "handoff", l, updateExpr{
+		set:   []string{"#owner = :new", "#cpowner = :owner", "#counter = :next"},
+		cond:  "#counter = :counter AND #owner = :owner AND attribute_not_exists(#cpowner)",
+		names: map[string]string{"#counter": attrLeaseCounter, "#owner": attrLeaseOwner, "#cpowner": attrCheckpointOwner},
+		values: map[string]types.AttributeValue{
+			":next": attrN(l.Counter + 1), ":counter": attrN(l.Counter), ":owner": attrS(l.Owner), ":new": attrS(newOwner),
+		},
+	}, func(s Lease) bool { return s.Owner == newOwner && s.CheckpointOwner == l.Owner })
+}
+
+// FinishHandoff removes checkpointOwner if leaseCounter and checkpointOwner are still l's
+// (see HandoffStore).
+func (d *DynamoDB) FinishHandoff(ctx context.Context, l Lease) (Lease, error) {
+	if l.CheckpointOwner == "" {
+		return Lease{}, &ConflictError{Op: "finish handoff", Key: l.Key}
+	}
+	return d.update(ctx, "finish handoff", l, updateExpr{
+		set:    []string{"#counter = :next"},
+		remove: []string{"#cpowner"},
+		cond:   "#counter = :counter AND #cpowner = :cpowner",
+		names:  map[string]string{"#counter": attrLeaseCounter, "#cpowner": attrCheckpointOwner},
+		values: map[string]types.AttributeValue{
+			":next": attrN(l.Counter + 1), ":counter": attrN(l.Counter), ":cpowner": attrS(l.CheckpointOwner),
+		},
+	}, func(s Lease) bool { return s.CheckpointOwner == "" })
+}
+
+// TakeLease sets leaseOwner to owner (removing checkpointOwner: a take ends a handoff) if
+// leaseCounter is still l.Counter, adding 1 to
 // ownerSwitchesSinceCheckpoint when l.Owner is another (non-empty) owner, as the KCL does.
 func (d *DynamoDB) TakeLease(ctx context.Context, l Lease, owner string) (Lease, error) {
 	if owner == "" {
 		return Lease{}, fmt.Errorf("%w: TakeLease of %s: the new owner is empty", ErrInvalidLease, l.Key)
 	}
 	e := updateExpr{
-		set:   []string{"#owner = :owner", "#counter = :next"},
-		cond:  "#counter = :counter",
-		names: map[string]string{"#counter": attrLeaseCounter, "#owner": attrLeaseOwner},
+		set:    []string{"#owner = :owner", "#counter = :next"},
+		remove: []string{"#cpowner"},
+		cond:   "#counter = :counter",
+		names:  map[string]string{"#counter": attrLeaseCounter, "#owner": attrLeaseOwner, "#cpowner": attrCheckpointOwner},
 		values: map[string]types.AttributeValue{
 			":next": attrN(l.Counter + 1), ":counter": attrN(l.Counter), ":owner": attrS(owner),
 		},
@@ -428,16 +469,17 @@ func (d *DynamoDB) TakeLease(ctx context.Context, l Lease, owner string) (Lease,
 	return d.update(ctx, "take", l, e, func(s Lease) bool { return s.Owner == owner })
 }
 
-// ReleaseLease removes leaseOwner if leaseOwner and leaseCounter are still l's.
+// ReleaseLease removes leaseOwner and checkpointOwner if leaseOwner and leaseCounter are
+// still l's.
 func (d *DynamoDB) ReleaseLease(ctx context.Context, l Lease) (Lease, error) {
 	if l.Owner == "" {
 		return Lease{}, &ConflictError{Op: "release", Key: l.Key}
 	}
 	return d.update(ctx, "release", l, updateExpr{
 		set:    []string{"#counter = :next"},
-		remove: []string{"#owner"},
+		remove: []string{"#owner", "#cpowner"},
 		cond:   "#owner = :owner AND #counter = :counter",
-		names:  map[string]string{"#counter": attrLeaseCounter, "#owner": attrLeaseOwner},
+		names:  map[string]string{"#counter": attrLeaseCounter, "#owner": attrLeaseOwner, "#cpowner": attrCheckpointOwner},
 		values: map[string]types.AttributeValue{
 			":next": attrN(l.Counter + 1), ":counter": attrN(l.Counter), ":owner": attrS(l.Owner),
 		},
@@ -601,6 +643,7 @@ func leasesEqual(a, b Lease) bool {
 	if a.Key != b.Key || a.Owner != b.Owner || a.Counter != b.Counter || a.Checkpoint != b.Checkpoint ||
 		a.OwnerSwitchesSinceCheckpoint != b.OwnerSwitchesSinceCheckpoint ||
 		a.StartingHashKey != b.StartingHashKey || a.EndingHashKey != b.EndingHashKey ||
+		a.CheckpointOwner != b.CheckpointOwner || a.ThroughputKBps != b.ThroughputKBps ||
 		(a.PendingCheckpoint == nil) != (b.PendingCheckpoint == nil) ||
 		string(a.PendingCheckpointState) != string(b.PendingCheckpointState) ||
 		!slices.Equal(a.ParentShardIDs, b.ParentShardIDs) || !slices.Equal(a.ChildShardIDs, b.ChildShardIDs) {

@@ -200,7 +200,8 @@ func TestDynamoDBReadsItemsAsKCLWritesThem(t *testing.T) {
 	for _, g := range goldenLeases {
 		rawPut(t, client, store.TableName(), g.item)
 	}
-	// A KCL 3.x item: the 2.x attributes plus ones this library does not know.
+	// A KCL 3.x item: the 2.x attributes, the 3.x ones this library reads, and one it
+	// does not know.
 	kcl3 := map[string]types.AttributeValue{
 		"leaseKey":                     &types.AttributeValueMemberS{Value: "shardId-000000000009"},
 		"leaseOwner":                   &types.AttributeValueMemberS{Value: "java-worker"},
@@ -210,6 +211,7 @@ func TestDynamoDBReadsItemsAsKCLWritesThem(t *testing.T) {
 		"checkpointSubSequenceNumber":  &types.AttributeValueMemberN{Value: "0"},
 		"throughputKBps":               &types.AttributeValueMemberN{Value: "12.5"},
 		"checkpointOwner":              &types.AttributeValueMemberS{Value: "java-worker"},
+		"entityType":                   &types.AttributeValueMemberS{Value: "LEASE"},
 	}
 	rawPut(t, client, store.TableName(), kcl3)
 
@@ -220,7 +222,8 @@ func TestDynamoDBReadsItemsAsKCLWritesThem(t *testing.T) {
 	}
 	got, err := store.GetLease(ctx, "shardId-000000000009")
 	require.NoError(t, err)
-	want := Lease{Key: "shardId-000000000009", Owner: "java-worker", Counter: 77, OwnerSwitchesSinceCheckpoint: 1, Checkpoint: PositionLatest}
+	want := Lease{Key: "shardId-000000000009", Owner: "java-worker", Counter: 77, OwnerSwitchesSinceCheckpoint: 1, Checkpoint: PositionLatest,
+		CheckpointOwner: "java-worker", ThroughputKBps: 12.5}
 	assert.Equal(t, want, got)
 
 	listed, err := store.ListLeases(ctx)
@@ -235,4 +238,5 @@ func TestDynamoDBReadsItemsAsKCLWritesThem(t *testing.T) {
 	assert.Equal(t, "N:12.5", item["throughputKBps"])
 	assert.Equal(t, "S:java-worker", item["checkpointOwner"])
 	assert.Equal(t, "N:78", item["leaseCounter"])
+	assert.Equal(t, "S:LEASE", item["entityType"])
 }

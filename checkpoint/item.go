@@ -23,6 +23,8 @@ const (
 	attrChildShardIDs      = "childShardIds"
 	attrStartingHashKey    = "startingHashKey"
 	attrEndingHashKey      = "endingHashKey"
+	attrCheckpointOwner    = "checkpointOwner" // KCL 3.x
+	attrThroughputKBps     = "throughputKBps"  // KCL 3.x
 	conditionalCheckFailed = "ConditionalCheckFailedException"
 )
 
@@ -30,14 +32,17 @@ func attrS(s string) types.AttributeValue { return &types.AttributeValueMemberS{
 func attrN(n int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
 }
+func attrF(f float64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatFloat(f, 'f', -1, 64)}
+}
 func attrSS(s []string) types.AttributeValue {
 	return &types.AttributeValueMemberSS{Value: sortedSet(s)}
 }
 
-// leaseToItem encodes l the way KCL 2.x does (DynamoDBLeaseSerializer.toDynamoRecord):
+// leaseToItem encodes l the way KCL 2.x and 3.x do (DynamoDBLeaseSerializer.toDynamoRecord):
 // leaseKey, leaseCounter, ownerSwitchesSinceCheckpoint, checkpoint and
 // checkpointSubSequenceNumber always; leaseOwner, parentShardId, childShardIds, the pending
-// checkpoint and the hash range only when set.
+// checkpoint, the hash range and the 3.x checkpointOwner and throughputKBps only when set.
 func leaseToItem(l Lease) map[string]types.AttributeValue {
 	item := map[string]types.AttributeValue{
 		attrLeaseKey:      attrS(l.Key),
@@ -70,12 +75,18 @@ func leaseToItem(l Lease) map[string]types.AttributeValue {
 	if l.EndingHashKey != "" {
 		item[attrEndingHashKey] = attrS(l.EndingHashKey)
 	}
+	if l.CheckpointOwner != "" {
+		item[attrCheckpointOwner] = attrS(l.CheckpointOwner)
+	}
+	if l.ThroughputKBps > 0 {
+		item[attrThroughputKBps] = attrF(l.ThroughputKBps)
+	}
 	return item
 }
 
 // itemToLease decodes a lease item. Absent optional attributes leave their fields zero;
-// attributes this library does not know (KCL 3.x additions, application extras) are
-// ignored. An attribute of the wrong type or an unparsable number is ErrMalformedLease.
+// attributes this library does not know (other KCL 3.x additions, application extras)
+// are ignored. An attribute of the wrong type or an unparsable number is ErrMalformedLease.
 func itemToLease(item map[string]types.AttributeValue) (Lease, error) {
 	var l Lease
 	d := itemDecoder{item: item}
@@ -95,6 +106,8 @@ func itemToLease(item map[string]types.AttributeValue) (Lease, error) {
 	l.ChildShardIDs = d.set(attrChildShardIDs)
 	l.StartingHashKey = d.str(attrStartingHashKey)
 	l.EndingHashKey = d.str(attrEndingHashKey)
+	l.CheckpointOwner = d.str(attrCheckpointOwner)
+	l.ThroughputKBps = d.float(attrThroughputKBps)
 	if d.err != nil {
 		return Lease{}, fmt.Errorf("%w: lease %q: %w", ErrMalformedLease, l.Key, d.err)
 	}
@@ -147,6 +160,26 @@ func (d *itemDecoder) num(name string) int64 {
 		d.err = fmt.Errorf("attribute %s: %w", name, err)
 	}
 	return i
+}
+
+func (d *itemDecoder) float(name string) float64 {
+	v, ok := d.item[name]
+	if !ok {
+		return 0
+	}
+	if _, null := v.(*types.AttributeValueMemberNULL); null {
+		return 0
+	}
+	n, ok := v.(*types.AttributeValueMemberN)
+	if !ok {
+		d.fail(name, "N", v)
+		return 0
+	}
+	f, err := strconv.ParseFloat(n.Value, 64)
+	if err != nil && d.err == nil {
+		d.err = fmt.Errorf("attribute %s: %w", name, err)
+	}
+	return f
 }
 
 func (d *itemDecoder) bytes(name string) []byte {

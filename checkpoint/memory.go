@@ -17,7 +17,7 @@ type Memory struct {
 	leases map[string]Lease
 }
 
-var _ Store = (*Memory)(nil)
+var _ HandoffStore = (*Memory)(nil)
 
 // NewMemory returns an empty in-memory Store.
 func NewMemory() *Memory {
@@ -72,11 +72,35 @@ func (m *Memory) CreateLease(ctx context.Context, l Lease) (Lease, error) {
 	return cloneLease(stored), nil
 }
 
-// RenewLease increments the counter if the stored Owner and Counter are l's.
+// RenewLease increments the counter if the stored Owner and Counter are l's, recording
+// l.ThroughputKBps when it is positive.
 func (m *Memory) RenewLease(ctx context.Context, l Lease) (Lease, error) {
 	return m.update(ctx, "renew", l, func(s *Lease) bool {
 		return l.Owner != "" && s.Owner == l.Owner && s.Counter == l.Counter
-	}, func(*Lease) {})
+	}, func(s *Lease) {
+		if l.ThroughputKBps > 0 {
+			s.ThroughputKBps = l.ThroughputKBps
+		}
+	})
+}
+
+// StartHandoff marks the lease for a handoff from l.Owner to newOwner (see HandoffStore).
+func (m *Memory) StartHandoff(ctx context.Context, l Lease, newOwner string) (Lease, error) {
+	if err := validateHandoff(l, newOwner); err != nil {
+		return Lease{}, err
+	}
+	return m.update(ctx, "handoff", l, func(s *Lease) bool {
+		return s.Owner == l.Owner && s.Counter == l.Counter && s.CheckpointOwner == ""
+	}, func(s *Lease) {
+		s.Owner, s.CheckpointOwner = newOwner, l.Owner
+	})
+}
+
+// FinishHandoff ends the handoff of l (see HandoffStore).
+func (m *Memory) FinishHandoff(ctx context.Context, l Lease) (Lease, error) {
+	return m.update(ctx, "finish handoff", l, func(s *Lease) bool {
+		return l.CheckpointOwner != "" && s.CheckpointOwner == l.CheckpointOwner && s.Counter == l.Counter
+	}, func(s *Lease) { s.CheckpointOwner = "" })
 }
 
 // TakeLease makes owner the owner if the stored Counter is l.Counter.
@@ -93,7 +117,7 @@ func (m *Memory) TakeLease(ctx context.Context, l Lease, owner string) (Lease, e
 		if l.Owner != "" && l.Owner != owner {
 			s.OwnerSwitchesSinceCheckpoint++
 		}
-		s.Owner = owner
+		s.Owner, s.CheckpointOwner = owner, ""
 	})
 }
 
@@ -101,7 +125,7 @@ func (m *Memory) TakeLease(ctx context.Context, l Lease, owner string) (Lease, e
 func (m *Memory) ReleaseLease(ctx context.Context, l Lease) (Lease, error) {
 	return m.update(ctx, "release", l, func(s *Lease) bool {
 		return l.Owner != "" && s.Owner == l.Owner && s.Counter == l.Counter
-	}, func(s *Lease) { s.Owner = "" })
+	}, func(s *Lease) { s.Owner, s.CheckpointOwner = "", "" })
 }
 
 // Checkpoint records cp if the stored Owner and Counter are l's.
@@ -211,6 +235,19 @@ func sortedSet(s []string) []string {
 
 func notFound(key string) error {
 	return fmt.Errorf("checkpoint: lease %q: %w", key, ErrLeaseNotFound)
+}
+
+// validateHandoff checks the arguments of StartHandoff.
+func validateHandoff(l Lease, newOwner string) error {
+	switch {
+	case newOwner == "":
+		return fmt.Errorf("%w: StartHandoff of %s: the new owner is empty", ErrInvalidLease, l.Key)
+	case l.Owner == "":
+		return fmt.Errorf("%w: StartHandoff of %s: the lease has no owner to hand it over; take it with TakeLease", ErrInvalidLease, l.Key)
+	case l.Owner == newOwner:
+		return fmt.Errorf("%w: StartHandoff of %s: %q already owns it", ErrInvalidLease, l.Key, newOwner)
+	}
+	return nil
 }
 
 // validateNewLease checks what CreateLease needs: a key, valid positions.

@@ -39,7 +39,20 @@ type Lease struct {
 	// (startingHashKey, endingHashKey); empty when unknown.
 	StartingHashKey string
 	EndingHashKey   string
+
+	// CheckpointOwner is set while a graceful handoff is in progress (checkpointOwner, a
+	// KCL 3.x attribute): Owner already names the worker that takes the lease over, and
+	// CheckpointOwner the worker that still processes it until it has written its final
+	// checkpoint. Empty otherwise. See HandoffStore.
+	CheckpointOwner string
+	// ThroughputKBps is the lease's processed throughput in KB/s, smoothed, as its owner
+	// last reported it with RenewLease (throughputKBps, a KCL 3.x attribute); 0 when
+	// unknown. Workers balance leases by it.
+	ThroughputKBps float64
 }
+
+// InHandoff reports whether a graceful handoff of the lease is in progress.
+func (l Lease) InHandoff() bool { return l.CheckpointOwner != "" }
 
 // Store keeps leases and checkpoints. Every write is conditional on the lease's Counter
 // (and Owner where that matters) as the caller last read it; when the condition fails the
@@ -60,10 +73,12 @@ type Store interface {
 	// CreateLease stores l if no lease with its key exists (else ErrLeaseConflict).
 	CreateLease(ctx context.Context, l Lease) (Lease, error)
 	// RenewLease increments the counter of a lease the caller owns, if its Counter and
-	// Owner are still l.Counter and l.Owner.
+	// Owner are still l.Counter and l.Owner, and records l.ThroughputKBps when it is
+	// positive (a store may ignore it; balancing then falls back to lease counts).
 	RenewLease(ctx context.Context, l Lease) (Lease, error)
 	// TakeLease makes owner the lease's owner, if its Counter is still l.Counter. Taking
-	// from a different owner increments OwnerSwitchesSinceCheckpoint.
+	// from a different owner increments OwnerSwitchesSinceCheckpoint. A take ends any
+	// handoff in progress (CheckpointOwner is cleared): it is how a handoff is forced.
 	TakeLease(ctx context.Context, l Lease, owner string) (Lease, error)
 	// ReleaseLease removes the owner so any worker can take the lease at once, if its
 	// Owner and Counter are still l.Owner and l.Counter.
@@ -79,6 +94,25 @@ type Store interface {
 	UpdateShardInfo(ctx context.Context, l Lease) error
 	// DeleteLease removes a lease; deleting an absent lease is not an error.
 	DeleteLease(ctx context.Context, key string) error
+}
+
+// HandoffStore is a Store that can hand a lease over gracefully, in the KCL 3.x shape:
+// the worker taking the lease marks it (Owner = new worker, CheckpointOwner = old worker);
+// the old worker notices, finishes the batch it is processing, lets its processor
+// checkpoint (its writes are fenced by the Counter as always, with the Owner it read from
+// the marked lease) and then ends the handoff with FinishHandoff; the new worker starts
+// from that checkpoint. The new worker forces the take with TakeLease when the old one
+// does not finish in time. DynamoDB and Memory implement it; a Store that does not makes
+// every move immediate (the old owner loses the lease mid-batch, as in KCL 2.x).
+type HandoffStore interface {
+	Store
+	// StartHandoff marks l for a handoff to newOwner if its Owner and Counter are still
+	// l.Owner (non-empty, not newOwner) and l.Counter and no handoff is in progress: Owner
+	// becomes newOwner, CheckpointOwner becomes l.Owner, the Counter is incremented.
+	StartHandoff(ctx context.Context, l Lease, newOwner string) (Lease, error)
+	// FinishHandoff ends the handoff of l (CheckpointOwner removed, Counter incremented),
+	// if its Counter and CheckpointOwner are still l.Counter and l.CheckpointOwner (non-empty).
+	FinishHandoff(ctx context.Context, l Lease) (Lease, error)
 }
 
 var (
