@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -227,4 +228,21 @@ func (w *worker) syncShards(ctx context.Context) error {
 		w.log.Info("lease deleted: shard finished and no longer retained", "shard", key)
 	}
 	return nil
+}
+
+// syncLoop runs the shard syncer every ShardSyncInterval and when asked to.
+func (w *worker) syncLoop(ctx context.Context) {
+	t := time.NewTicker(w.opts.ShardSyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-w.syncNow:
+		}
+		if err := w.syncShards(ctx); err != nil && ctx.Err() == nil {
+			w.log.Warn("shard sync failed; will retry at the next interval", "error", err)
+		}
+	}
 }

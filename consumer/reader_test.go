@@ -1,16 +1,80 @@
 package consumer
 
 import (
+	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesis-go/kinesis/checkpoint"
 	"github.com/kinesis-go/kinesis/internal/faults"
+	"github.com/kinesis-go/kinesis/internal/kinesisfake"
 	"github.com/kinesis-go/kinesis/internal/testbed"
 )
+
+func TestGetRecordsThrottlingAndExpiredIteratorsLoseNothing(t *testing.T) {
+	fake, stream := newFakeStream(t, 2)
+	want := putRecords(t, fake, stream, 8, 120, "a")
+	var n atomic.Int32
+	fake.SetGetRecordsHook(func(ctx context.Context, in *kinesis.GetRecordsInput) error {
+		switch n.Add(1) % 5 {
+		case 1:
+			return &types.ProvisionedThroughputExceededException{Message: aws.String("Rate exceeded for shard")}
+		case 3:
+			return &types.ExpiredIteratorException{Message: aws.String("Iterator expired")}
+		}
+		return nil
+	})
+	r := newRecorder()
+	c, err := New(fake, stream, checkpoint.NewMemory(), r.factory("w1"), fastOptions(t, "w1", func(o *Options) { o.MaxRecords = 7 })...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runConsumer(t, c)
+	r.waitFor(t, 30*time.Second, "all records", func() bool { return r.distinct() >= len(want) })
+	want = append(want, putRecords(t, fake, stream, 8, 30, "b")...)
+	r.waitFor(t, 30*time.Second, "all records", func() bool { return r.distinct() >= len(want) })
+	stop()
+	r.checkComplete(t, want)
+	if r.total() != len(want) {
+		t.Errorf("%d deliveries of %d records: a new iterator must start after the last record read", r.total(), len(want))
+	}
+	if fake.Stats().Calls[kinesisfake.OpGetShardIterator] < 3 {
+		t.Errorf("expired iterators were not replaced: %d GetShardIterator calls", fake.Stats().Calls[kinesisfake.OpGetShardIterator])
+	}
+}
+
+func TestLeaseOfATrimmedShardIsEndedSoItsChildrenStart(t *testing.T) {
+	fake, stream := newFakeStream(t, 1)
+	store := checkpoint.NewMemory()
+	// A lease for a shard the stream no longer lists (trimmed while nobody read it), and a
+	// lease of its child waiting for it.
+	ctx := context.Background()
+	if _, err := store.CreateLease(ctx, checkpoint.Lease{Key: "shardId-000000000099", Checkpoint: checkpoint.PositionTrimHorizon}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.CreateLease(ctx, checkpoint.Lease{Key: "shardId-000000000000", Checkpoint: checkpoint.PositionTrimHorizon, ParentShardIDs: []string{"shardId-000000000099"}}); err != nil {
+		t.Fatal(err)
+	}
+	want := putRecords(t, fake, stream, 2, 10, "a")
+	r := newRecorder()
+	c, err := New(fake, stream, store, r.factory("w1"), fastOptions(t, "w1")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runConsumer(t, c)
+	r.waitFor(t, 10*time.Second, "the child's records", func() bool { return r.distinct() >= len(want) })
+	stop()
+	r.checkComplete(t, want)
+	if !r.hasEvent("ended w1 shardId-000000000099") {
+		t.Errorf("ShardEnded not called for the trimmed shard: %v", r.eventsCopy())
+	}
+}
 
 func TestThrottlingExpiredIteratorsAndServerErrorsLoseNothing(t *testing.T) {
 	env := emulators(t)

@@ -204,9 +204,3 @@ func TestKilledWorkersShardsResumeFromTheirCheckpointsElsewhere(t *testing.T) {
 		}
 	}
 }
-
-func TestRestartInsideAnAggregateResumesAtTheNextSubsequence(t *testing.T) {
-	env := emulators(t)
-	stream := env.CreateStream(t, 1)
-	restartInsideAggregate(t, env.Kinesis(), stream, newStore(t, env), testOptions)
-}

@@ -3,6 +3,7 @@ package consumer
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,9 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
+	"github.com/kinesis-go/kinesis/checkpoint"
 	"github.com/kinesis-go/kinesis/internal/faults"
 	"github.com/kinesis-go/kinesis/internal/testbed"
 )
@@ -219,3 +222,126 @@ func (b *cutBody) Read(p []byte) (int, error) {
 }
 
 func (b *cutBody) Close() error { return b.body.Close() }
+
+func TestFanOutNeedsAFanOutClient(t *testing.T) {
+	fake, _ := newFakeStream(t, 1)
+	_, err := New(fake, "s", checkpoint.NewMemory(), NewFunc(func(context.Context, string, []Record) error { return nil }),
+		func(o *Options) { o.Retrieval = RetrievalFanOut })
+	if !errors.Is(err, ErrInvalidOptions) {
+		t.Fatalf("New with a polling-only client and fan-out: %v, want ErrInvalidOptions", err)
+	}
+	_, err = New(fake, "s", checkpoint.NewMemory(), NewFunc(func(context.Context, string, []Record) error { return nil }),
+		func(o *Options) { o.Retrieval = "PUSH" })
+	if !errors.Is(err, ErrInvalidOptions) {
+		t.Fatalf("New with an unknown Retrieval: %v, want ErrInvalidOptions", err)
+	}
+	c, err := New(&fakeFanOut{Kinesis: fake}, "s", checkpoint.NewMemory(), NewFunc(func(context.Context, string, []Record) error { return nil }),
+		func(o *Options) { o.Retrieval = RetrievalFanOut; o.ApplicationName = "app" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.opts.ConsumerName != "app" || c.opts.DeregisterOnShutdown {
+		t.Errorf("ConsumerName %q DeregisterOnShutdown %v, want the application name and false", c.opts.ConsumerName, c.opts.DeregisterOnShutdown)
+	}
+}
+
+// The end of a shard over fan-out (an event without ContinuationSequenceNumber, with
+// ChildShards) takes the same path as polling: children start after their parents,
+// nothing is lost or reordered, ShardEnded gets the children.
+func TestFanOutShardEndWithChildShardsInMemory(t *testing.T) {
+	f := newFakeFanOut(t, 4)
+	f.eventsPerSubscription = 5
+	reshardScenario(t, f, "s", checkpoint.NewMemory(), func(t testing.TB, worker string, extra ...func(*Options)) []func(*Options) {
+		return fastFanOutOptions(t, worker, append([]func(*Options){func(o *Options) { o.DeregisterOnShutdown = true }}, extra...)...)
+	}, 300)
+	if f.ended.Load() == 0 {
+		t.Error("no subscription reached a shard end")
+	}
+	if f.subscriptions.Load() <= f.ended.Load()+4 {
+		t.Errorf("%d subscriptions: the 5-event subscriptions were never renewed", f.subscriptions.Load())
+	}
+	if f.registered.Load() != 2 {
+		t.Errorf("RegisterStreamConsumer called %d times, want once per worker", f.registered.Load())
+	}
+}
+
+// A slow processor stops the subscription's reading: the reader holds at most
+// MaxPrefetchBatches events plus one.
+func TestFanOutBackPressureBoundsBufferedEvents(t *testing.T) {
+	f := newFakeFanOut(t, 1)
+	f.eventsPerSubscription = 1000
+	putRecords(t, f, "s", 4, 700, "a") // 100 events of 7 records
+	release := make(chan struct{})
+	var calls atomic.Int32
+	proc := NewFunc(func(ctx context.Context, shard string, recs []Record) error {
+		calls.Add(1)
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	})
+	c, err := New(f, "s", checkpoint.NewMemory(), proc, fastFanOutOptions(t, "w1", func(o *Options) { o.MaxPrefetchBatches = 2 })...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runConsumer(t, c)
+	// The processor blocks on the first event; then the reader takes at most
+	// MaxPrefetchBatches (the channel) + 1 (its blocked send) more, and the pump's next
+	// offer must stay pending: the event stream is not read any further.
+	waitUntil(t, 10*time.Second, "the pipeline to fill", func() bool { return calls.Load() == 1 && f.offered.Load() >= 5 })
+	if got := f.sent.Load(); got != 4 {
+		t.Errorf("the reader took %d events behind a blocked processor, want 1 + 2 + 1 = 4", got)
+	}
+	// A grace period for a wrongly unbounded reader to show itself.
+	time.Sleep(100 * time.Millisecond)
+	if got := f.sent.Load(); got != 4 || calls.Load() != 1 {
+		t.Errorf("after 100ms the reader took %d events (want 4), ProcessRecords calls %d", got, calls.Load())
+	}
+	close(release)
+	stop()
+}
+
+func TestFanOutReusesTheConsumerAndDeregistersOnlyWhenAsked(t *testing.T) {
+	f := newFakeFanOut(t, 1)
+	want := putRecords(t, f, "s", 2, 20, "a")
+	for i, deregister := range []bool{false, true} {
+		r := newRecorder()
+		c, err := New(f, "s", checkpoint.NewMemory(), r.factory("w1"), fastFanOutOptions(t, "w1", func(o *Options) { o.DeregisterOnShutdown = deregister })...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := runConsumer(t, c)
+		r.waitFor(t, 10*time.Second, "records", func() bool { return r.distinct() >= len(want) })
+		stop()
+		r.checkComplete(t, want)
+		if got, want := f.deregistered.Load(), int32(i); got != want {
+			t.Errorf("run %d (DeregisterOnShutdown %v): %d deregistrations, want %d", i+1, deregister, got, want)
+		}
+	}
+	if f.registered.Load() != 2 {
+		t.Errorf("RegisterStreamConsumer calls %d, want 2 (the second got ResourceInUse and reused it)", f.registered.Load())
+	}
+}
+
+func TestFanOutRegistersAgainWhenTheConsumerIsDeregisteredWhileRunning(t *testing.T) {
+	f := newFakeFanOut(t, 2)
+	want := putRecords(t, f, "s", 4, 40, "a")
+	r := newRecorder()
+	c, err := New(f, "s", checkpoint.NewMemory(), r.factory("w1"), fastFanOutOptions(t, "w1")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runConsumer(t, c)
+	r.waitFor(t, 10*time.Second, "records", func() bool { return r.distinct() >= len(want) })
+	old := f.currentARN()
+	if _, err := f.DeregisterStreamConsumer(context.Background(), &kinesis.DeregisterStreamConsumerInput{ConsumerARN: aws.String(old)}); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, putRecords(t, f, "s", 4, 40, "b")...)
+	r.waitFor(t, 10*time.Second, "records after the deregistration", func() bool { return r.distinct() >= len(want) })
+	r.checkComplete(t, want)
+	if arn := f.currentARN(); arn == "" || arn == old {
+		t.Errorf("consumer ARN %q after the deregistration of %q, want a new registration", arn, old)
+	}
+}

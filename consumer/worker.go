@@ -1,0 +1,136 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/kinesis-go/kinesis/checkpoint"
+)
+
+// worker is the state of one Run.
+type worker struct {
+	c          *Consumer
+	opts       *Options
+	log        *slog.Logger
+	m          *metrics
+	initialPos checkpoint.ExtendedSequenceNumber
+	childPos   checkpoint.ExtendedSequenceNumber
+
+	mu     sync.Mutex
+	held   map[string]*shard // shards with a running goroutine
+	shards sync.WaitGroup    // shard goroutines
+
+	takeNow    chan struct{} // a take cycle is wanted soon (capacity 1)
+	syncNow    chan struct{} // a shard sync is wanted soon (capacity 1)
+	shardEnded *broadcast    // a shard finished on this worker (children may start)
+	tracker    *expiryTracker
+	rng        *rand.Rand
+
+	streamARN   string     // RetrievalFanOut: the stream's ARN
+	arnMu       sync.Mutex // guards consumerARN; held while registering again
+	consumerARN string     // RetrievalFanOut: the registered stream consumer
+
+	lastTakeInterval time.Duration // adaptive LeaseTakeInterval after the last good scan (takeLoop only)
+}
+
+func newWorker(c *Consumer) *worker {
+	w := &worker{
+		c:          c,
+		opts:       &c.opts,
+		log:        c.log,
+		m:          c.metrics,
+		held:       make(map[string]*shard),
+		takeNow:    make(chan struct{}, 1),
+		syncNow:    make(chan struct{}, 1),
+		shardEnded: newBroadcast(),
+		tracker:    newExpiryTracker(c.opts.FailoverTime),
+		rng:        rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+	}
+	switch c.opts.InitialPosition {
+	case InitialPositionTrimHorizon:
+		w.initialPos, w.childPos = checkpoint.PositionTrimHorizon, checkpoint.PositionTrimHorizon
+	case InitialPositionAtTimestamp:
+		w.initialPos, w.childPos = checkpoint.PositionAtTimestamp, checkpoint.PositionAtTimestamp
+	default:
+		w.initialPos, w.childPos = checkpoint.PositionLatest, checkpoint.PositionTrimHorizon
+	}
+	return w
+}
+
+func (w *worker) run(ctx context.Context) error {
+	// The first shard sync must succeed: without it a new stream has no leases.
+	for attempt := 1; ; attempt++ {
+		err := w.syncShards(ctx)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if permanent(err) {
+			return err
+		}
+		delay := backoff(attempt, 100*time.Millisecond, w.opts.MaxRetryBackoff)
+		w.log.Warn("initial shard sync failed; retrying", "attempt", attempt, "delay", delay, "error", err)
+		if !sleep(ctx, delay) {
+			return nil
+		}
+	}
+	w.log.Info("worker started", "failoverTime", w.opts.FailoverTime, "leaseTakeInterval", w.opts.LeaseTakeInterval)
+
+	// Renewal outlives ctx: leases stay held while processors shut down.
+	renewCtx, stopRenew := context.WithCancel(context.WithoutCancel(ctx))
+	var renewer, loops sync.WaitGroup
+	renewer.Go(func() { w.renewLoop(renewCtx) })
+	loops.Go(func() { w.takeLoop(ctx) })
+	loops.Go(func() { w.syncLoop(ctx) })
+
+	<-ctx.Done()
+	loops.Wait()    // no new shard starts after this
+	w.shards.Wait() // each shard: ShutdownRequested, then release
+	stopRenew()
+	renewer.Wait()
+	w.m.currentLeases.Record(context.Background(), 0, w.m.workerAttrs())
+	w.log.Info("worker stopped; leases released")
+	return nil
+}
+
+// permanent reports errors a retry cannot fix.
+func permanent(err error) bool {
+	return errors.Is(err, ErrStreamNotFound) || errors.Is(err, ErrAccessDenied) ||
+		errors.Is(err, checkpoint.ErrAccessDenied) || errors.Is(err, checkpoint.ErrTableNotFound) ||
+		errors.Is(err, checkpoint.ErrTableSchema) || errors.Is(err, checkpoint.ErrInvalidLease)
+}
+
+func (w *worker) kick(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+func (w *worker) heldShards() []*shard {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]*shard, 0, len(w.held))
+	for _, s := range w.held {
+		out = append(out, s)
+	}
+	return out
+}
+
+// shardExited removes a finished shard goroutine.
+func (w *worker) shardExited(s *shard) {
+	w.mu.Lock()
+	if w.held[s.id] == s {
+		delete(w.held, s.id)
+	}
+	n := len(w.held)
+	w.mu.Unlock()
+	w.m.currentLeases.Record(context.Background(), int64(n), w.m.workerAttrs())
+	w.kick(w.takeNow)
+}
