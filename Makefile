@@ -45,11 +45,7 @@ check-orphans:
 
 # The StockTradeStream demo against local emulators (DEMO_SECONDS to change its length).
 demo: deps
-	@if [ -d examples/stocktrade/demo ]; then \
-		DEMO_SECONDS=$(DEMO_SECONDS) $(GO) run ./examples/stocktrade/demo; \
-	else \
-		echo "The StockTradeStream example is not written yet (issue: examples/stocktrade)."; exit 1; \
-	fi
+	DEMO_SECONDS=$(DEMO_SECONDS) $(GO) run ./examples/stocktrade/demo
 
 # The side-by-side comparison with the other Go Kinesis libraries (benchmarks/, a module of
 # its own): the producer correctness check, every benchmark -count $(COUNT) times (at least

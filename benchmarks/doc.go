@@ -15,9 +15,9 @@
 //     github.com/vmware/vmware-go-kcl-v2, with leases in the local DynamoDB
 //     emulator (internal/testbed; needs Node.js).
 //
-// `make bench` at the repository root runs everything with -count 5 and writes
+// `make bench` at the repository root runs everything at least 6 times and writes
 // the results into BENCHMARKS.md (see internal/benchreport); BENCHMARKS.md also
 // explains the setup and what could not be compared. One benchmark family:
 //
-//	cd benchmarks && go test -run '^$' -bench BenchmarkProducer -benchtime 1000000x -count 5
+//	cd benchmarks && go test -run '^$' -bench BenchmarkProducer -benchtime 1000000x -count 6
 package benchmarks

@@ -100,12 +100,11 @@
 // its heap does not swing to twice the live data with every GC cycle. The price: what
 // a burst used is kept for reuse until Close rather than returned (still within the
 // budget, since only what was in use at once is kept).
-// Measured while putting 100-byte records as fast as possible with the defaults
-// (64 MiB): a peak heap of 61-64 MB against an in-process fake Kinesis. On top of the
-// budget come the request bodies in flight, 4/3 of their records' size (base64): at
-// most MaxConnections x CollectionMaxSize x 4/3, 160 MiB at the defaults, reached only
-// when 24 calls of 5 MiB are in flight at once; over loopback HTTP the same run peaks
-// at 126-160 MB. Lower MaxConnections or CollectionMaxSize to lower that part.
+// On top of the budget come the request bodies in flight, 4/3 of their records' size
+// (base64): at most MaxConnections x CollectionMaxSize x 4/3, 160 MiB at the defaults,
+// reached only when 24 calls of 5 MiB are in flight at once. Lower MaxConnections or
+// CollectionMaxSize to lower that part. BENCHMARKS.md at the repository's root reports
+// the peak heap measured at full speed with the defaults.
 //
 // # Callbacks
 //
@@ -161,10 +160,11 @@
 //
 // # Performance
 //
-// On a 2-core machine, with a client that answers at once, 100-byte records from
-// 1,000 keys and aggregation, the producer writes 3.5 to 4 million user records/s
-// with about 0.01 allocations per record; at 1 million records/s Put's p99.99 latency
-// stays below 100 us. Over HTTP the PutRecords calls themselves (base64, SHA-256 for
-// the signature, HTTP) cost about as much as the rest of the pipeline. See
-// bench_test.go and BENCHMARKS.md at the repository's root.
+// The hot path of Put (hash key, aggregation into reused buffers) allocates almost
+// nothing per record. Over HTTP the PutRecords calls themselves
+// (base64, SHA-256 for the signature, HTTP) cost about as much as the rest of the
+// pipeline. The measured figures (records/s, CPU, allocations and heap, against
+// a8m/kinesis-producer) are in BENCHMARKS.md at the repository's root (make bench);
+// Put's latency distribution is reported by BenchmarkPutLatency and
+// BenchmarkPutLatencyPaced (go test -run '^$' -bench PutLatency ./producer/).
 package producer
