@@ -1,8 +1,10 @@
 package consumer
 
 import (
+	"cmp"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/kinesis-go/kinesis/checkpoint"
@@ -17,8 +19,10 @@ type expiryTracker struct {
 }
 
 type seenLease struct {
-	counter int64
-	since   time.Time // local time the counter was first seen with this value
+	counter    int64
+	since      time.Time // local time the counter was first seen with this value
+	owner      string
+	ownerSince time.Time // local time the owner was first seen (zero: at the first scan)
 }
 
 func newExpiryTracker(failover time.Duration) *expiryTracker {
@@ -30,9 +34,18 @@ func (t *expiryTracker) observe(leases []checkpoint.Lease, now time.Time) {
 	present := make(map[string]struct{}, len(leases))
 	for _, l := range leases {
 		present[l.Key] = struct{}{}
-		if s, ok := t.seen[l.Key]; !ok || s.counter != l.Counter {
-			t.seen[l.Key] = seenLease{counter: l.Counter, since: now}
+		s, ok := t.seen[l.Key]
+		switch {
+		case !ok:
+			// First sight: the owner's age is unknown, so it counts as settled.
+			s = seenLease{counter: l.Counter, since: now, owner: l.Owner}
+		case s.owner != l.Owner:
+			s.owner, s.ownerSince = l.Owner, now
 		}
+		if s.counter != l.Counter {
+			s.counter, s.since = l.Counter, now
+		}
+		t.seen[l.Key] = s
 	}
 	for k := range t.seen {
 		if _, ok := present[k]; !ok {
@@ -46,6 +59,14 @@ func (t *expiryTracker) observe(leases []checkpoint.Lease, now time.Time) {
 func (t *expiryTracker) expired(l checkpoint.Lease, now time.Time) bool {
 	s, ok := t.seen[l.Key]
 	return ok && s.counter == l.Counter && now.Sub(s.since) > t.failover
+}
+
+// movedWithin reports whether l's owner changed less than d before now, as seen by this
+// worker's scans: such a lease is not stolen, so that a lease just taken over (a failover,
+// a restarted worker coming back) does not move twice in a row.
+func (t *expiryTracker) movedWithin(l checkpoint.Lease, now time.Time, d time.Duration) bool {
+	s, ok := t.seen[l.Key]
+	return ok && !s.ownerSince.IsZero() && now.Sub(s.ownerSince) < d
 }
 
 // takePlan is what one take cycle decided.
@@ -68,18 +89,28 @@ type planInput struct {
 	// down after a loss); they are never taken again until it has exited.
 	busy      func(key string) bool
 	expired   func(checkpoint.Lease) bool
+	// settling reports leases whose owner changed moments ago; they are not stolen. Nil:
+	// none.
+	settling  func(checkpoint.Lease) bool
 	maxLeases int
-	rng       *rand.Rand
+	// byThroughput balances steals by the leases' ThroughputKBps instead of their count
+	// (BalanceByThroughput), when the table holds throughput reports.
+	byThroughput bool
+	rng          *rand.Rand
 }
 
 // planTakes decides which leases to take and steal. Unfinished leases (not at SHARD_END)
 // are shared out: target = ceil(total / live workers), capped by maxLeases. All
 // available leases (no owner, expired, or owned by this worker id without a running shard)
-// are taken up to the target in one cycle, shards whose parents are finished first. If
-// the worker is still below its target it steals, repeatedly from the most loaded worker,
-// one lease at a time while that worker holds at least two more leases than this one, so
-// a steal never makes the victim want to steal back. Only leases whose parents are
-// finished are stolen: moving a lease that must wait anyway costs a handoff for nothing.
+// are taken up to the target in one cycle, shards whose parents are finished first.
+//
+// Steals balance lease counts or, with byThroughput and throughput reports in the table,
+// throughput (see planThroughputSteals). By count: while below its target the worker
+// steals, repeatedly from the most loaded worker, one lease at a time while that worker
+// holds at least two more leases than this one, so a steal never makes the victim want
+// to steal back. Only leases whose parents are finished are stolen (moving a lease that
+// must wait anyway costs a handoff for nothing), never one in a handoff or one whose
+// owner changed moments ago (settling).
 func planTakes(in planInput) takePlan {
 	byKey := make(map[string]*checkpoint.Lease, len(in.leases))
 	for i := range in.leases {
@@ -98,24 +129,31 @@ func planTakes(in planInput) takePlan {
 	var available []checkpoint.Lease
 	owned := make(map[string][]checkpoint.Lease) // live owner -> its stealable leases
 	counts := make(map[string]int)               // live owner -> leases held
+	load := make(map[string]float64)             // live owner -> KB/s of its leases
+	var mine, total float64                      // KB/s: this worker's leases, all leases
 	for i := range in.leases {
 		l := &in.leases[i]
 		if l.Checkpoint.IsShardEnd() {
 			continue
 		}
 		plan.total++
+		total += l.ThroughputKBps
 		if in.busy(l.Key) {
+			if l.Owner == in.me {
+				mine += l.ThroughputKBps
+			}
 			continue
 		}
 		switch {
-		case l.Owner == "" || l.Owner == in.me:
+		case l.Owner == "" || l.Owner == in.me && !l.InHandoff():
 			available = append(available, *l)
 		case in.expired(*l):
 			plan.expired++
 			available = append(available, *l)
 		default:
 			counts[l.Owner]++
-			if processable(l) {
+			load[l.Owner] += l.ThroughputKBps
+			if processable(l) && !l.InHandoff() && (in.settling == nil || !in.settling(*l)) {
 				owned[l.Owner] = append(owned[l.Owner], *l)
 			}
 		}
@@ -125,29 +163,29 @@ func planTakes(in planInput) takePlan {
 	if in.maxLeases > 0 {
 		plan.target = min(plan.target, in.maxLeases)
 	}
-	mine := in.held
-	need := plan.target - mine
+	held := in.held
+	need := plan.target - held
+	if in.byThroughput && total > 0 {
+		if need > 0 {
+			plan.take = takeAvailable(in, available, processable, need)
+			for _, l := range plan.take {
+				mine += l.ThroughputKBps
+			}
+			held += len(plan.take)
+		}
+		room := -1
+		if in.maxLeases > 0 {
+			room = max(in.maxLeases-held, 0)
+		}
+		plan.steal = planThroughputSteals(load, owned, mine, room)
+		return plan
+	}
 	if need <= 0 {
 		return plan
 	}
-
-	// Available leases: random order (so workers starting together spread out), those
-	// that can be processed now first.
-	in.rng.Shuffle(len(available), func(i, j int) { available[i], available[j] = available[j], available[i] })
-	slices.SortStableFunc(available, func(a, b checkpoint.Lease) int {
-		pa, pb := processable(&a), processable(&b)
-		switch {
-		case pa == pb:
-			return 0
-		case pa:
-			return -1
-		}
-		return 1
-	})
-	n := min(need, len(available))
-	plan.take = available[:n]
-	mine += n
-	need -= n
+	plan.take = takeAvailable(in, available, processable, need)
+	have := held + len(plan.take)
+	need -= len(plan.take)
 
 	for _, ls := range owned {
 		in.rng.Shuffle(len(ls), func(i, j int) { ls[i], ls[j] = ls[j], ls[i] })
@@ -159,15 +197,93 @@ func planTakes(in planInput) takePlan {
 				victim, most = o, c
 			}
 		}
-		if victim == "" || most < mine+2 {
+		if victim == "" || most < have+2 {
 			break
 		}
 		ls := owned[victim]
 		plan.steal = append(plan.steal, ls[len(ls)-1])
 		owned[victim] = ls[:len(ls)-1]
 		counts[victim]--
-		mine++
+		have++
 		need--
 	}
 	return plan
+}
+
+// takeAvailable picks up to need of the available leases: in random order (so workers
+// starting together spread out), those that can be processed now first.
+func takeAvailable(in planInput, available []checkpoint.Lease, processable func(*checkpoint.Lease) bool, need int) []checkpoint.Lease {
+	in.rng.Shuffle(len(available), func(i, j int) { available[i], available[j] = available[j], available[i] })
+	slices.SortStableFunc(available, func(a, b checkpoint.Lease) int {
+		pa, pb := processable(&a), processable(&b)
+		switch {
+		case pa == pb:
+			return 0
+		case pa:
+			return -1
+		}
+		return 1
+	})
+	return available[:min(need, len(available))]
+}
+
+// Hysteresis of throughput balancing: a steal must lower the larger of the two workers'
+// loads by more than this fraction of the victim's load, and by more than
+// minStealGainKBps. Measured rates fluctuate by some percent; a smaller margin would let
+// that noise move leases back and forth.
+const (
+	stealGainFraction = 0.05
+	minStealGainKBps  = 1.0
+)
+
+// planThroughputSteals picks leases to steal so that this worker's throughput (mine,
+// KB/s) and the other live workers' (load) come closer. Victims are tried from the most
+// loaded down; from a victim it steals the lease that lowers max(victim, this worker) the
+// most, if that gain passes the hysteresis, then re-evaluates with the new loads. A lease
+// without throughput (0 KB/s) is never stolen: moving it cannot even out throughput. room
+// caps the steals (MaxLeasesForWorker); negative is no cap.
+func planThroughputSteals(load map[string]float64, owned map[string][]checkpoint.Lease, mine float64, room int) []checkpoint.Lease {
+	victims := make([]string, 0, len(load))
+	for o := range load {
+		victims = append(victims, o)
+	}
+	var steals []checkpoint.Lease
+	for room != 0 {
+		slices.SortFunc(victims, func(a, b string) int {
+			if c := cmp.Compare(load[b], load[a]); c != 0 {
+				return c
+			}
+			return strings.Compare(a, b)
+		})
+		stolen := false
+		for _, v := range victims {
+			if load[v] <= mine {
+				break
+			}
+			best, bestGain := -1, max(stealGainFraction*load[v], minStealGainKBps)
+			for i, l := range owned[v] {
+				if l.ThroughputKBps <= 0 {
+					continue
+				}
+				if gain := load[v] - max(load[v]-l.ThroughputKBps, mine+l.ThroughputKBps); gain > bestGain {
+					best, bestGain = i, gain
+				}
+			}
+			if best < 0 {
+				continue
+			}
+			l := owned[v][best]
+			owned[v] = slices.Delete(owned[v], best, best+1)
+			load[v] -= l.ThroughputKBps
+			mine += l.ThroughputKBps
+			steals = append(steals, l)
+			stolen = true
+			room--
+			break
+		}
+		if !stolen {
+			break
+		}
+	}
+	return steals
 }
