@@ -87,8 +87,8 @@ type planInput struct {
 	held int
 	// busy reports leases this worker still has a shard goroutine for (held or winding
 	// down after a loss); they are never taken again until it has exited.
-	busy      func(key string) bool
-	expired   func(checkpoint.Lease) bool
+	busy    func(key string) bool
+	expired func(checkpoint.Lease) bool
 	// settling reports leases whose owner changed moments ago; they are not stolen. Nil:
 	// none.
 	settling  func(checkpoint.Lease) bool
