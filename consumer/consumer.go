@@ -111,10 +111,11 @@ func (c *Consumer) WorkerID() string { return c.opts.WorkerID }
 // held lease is released so other workers take the shards at once. Nothing Run started
 // is left running when it returns.
 //
-// Run returns an error only when it cannot start: the lease table is missing or not
-// accessible, the stream does not exist or may not be read (errors match
-// ErrStreamNotFound, ErrAccessDenied or the store's errors). Failures while running
-// (throttling, network errors, processor errors) are logged and retried.
+// Run returns an error only when it cannot start: the stream does not exist or may not
+// be read, the lease table is missing or not accessible (errors match ErrStreamNotFound,
+// ErrAccessDenied or the store's errors; the stream is checked first, so a missing
+// stream creates no table). Failures while running (throttling, network errors,
+// processor errors) are logged and retried.
 func (c *Consumer) Run(ctx context.Context) error {
 	if !c.running.CompareAndSwap(false, true) {
 		return ErrAlreadyRunning
@@ -123,6 +124,14 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return nil
 	}
+	// The stream first: a mistyped stream name must not leave a new, orphan lease table.
+	sum, err := c.client.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(c.stream)})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return kinesisError(c.stream, "kinesis:DescribeStreamSummary", err)
+	}
 	if et, ok := c.store.(tableEnsurer); ok {
 		if err := et.EnsureTable(ctx); err != nil {
 			if ctx.Err() != nil {
@@ -130,13 +139,6 @@ func (c *Consumer) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("consumer: lease table: %w", err)
 		}
-	}
-	sum, err := c.client.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(c.stream)})
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return kinesisError(c.stream, "kinesis:DescribeStreamSummary", err)
 	}
 	w := newWorker(c)
 	if c.fanOut != nil {

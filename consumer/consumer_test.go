@@ -8,10 +8,13 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesis-go/kinesis/checkpoint"
 	"github.com/kinesis-go/kinesis/internal/kinesisfake"
+	"github.com/kinesis-go/kinesis/internal/testbed"
 )
 
 func TestRunFailsFastWhenTheStreamDoesNotExist(t *testing.T) {
@@ -58,5 +61,24 @@ func TestRunReportsTheDeniedKinesisAction(t *testing.T) {
 	var ade *AccessDeniedError
 	if !errors.Is(err, ErrAccessDenied) || !errors.As(err, &ade) || ade.Action != "kinesis:ListShards" || !strings.Contains(err.Error(), "kinesis:ListShards") {
 		t.Errorf("Run: %v", err)
+	}
+}
+
+// A mistyped stream name must not leave an orphan lease table behind: Run checks the
+// stream before it creates the table.
+func TestRunOnAMissingStreamCreatesNoLeaseTable(t *testing.T) {
+	env := emulators(t)
+	store := newStore(t, env)
+	c, err := New(env.Kinesis(), testbed.UniqueName("no-such-stream"), store, NewFunc(func(context.Context, string, []Record) error { return nil }), testOptions(t, "w1")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Run(context.Background()); !errors.Is(err, ErrStreamNotFound) {
+		t.Fatalf("Run: %v, want ErrStreamNotFound", err)
+	}
+	_, err = env.DynamoDB().DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(store.TableName())})
+	var notFound *ddbtypes.ResourceNotFoundException
+	if !errors.As(err, &notFound) {
+		t.Errorf("DescribeTable of the lease table after Run failed: %v; want ResourceNotFoundException (no table created)", err)
 	}
 }

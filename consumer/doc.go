@@ -24,8 +24,9 @@
 //
 // # One Run, several loops
 //
-// Run checks the lease table (EnsureTable when the store has it) and the stream, syncs the
-// shards once, then runs until its context ends:
+// Run checks the stream, then the lease table (EnsureTable when the store has it; a
+// missing stream therefore creates no table), syncs the shards once, then runs until its
+// context ends:
 //
 //   - a renewer, which renews every held lease each FailoverTime/3;
 //   - a taker, which scans the lease table at once, every LeaseTakeInterval (adaptive by
