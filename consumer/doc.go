@@ -156,7 +156,9 @@
 // up to MaxRetryBackoff, until it is accepted, the lease is lost or the worker shuts down.
 // The shard never moves past records the processor did not accept (the KCL skips the
 // batch). Initialize and ShardEnded are retried the same way. Errors are logged and
-// counted (RecordProcessor.Errors).
+// counted (RecordProcessor.Errors); a panic's stack is logged the first time the worker
+// sees that panic (same method, value and call stack), then each retry logs a short line
+// with its attempt number.
 //
 // # Checkpoints
 //

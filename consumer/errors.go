@@ -68,6 +68,8 @@ type PanicError struct {
 	Value any
 	// Stack is the goroutine's stack at the panic.
 	Stack []byte
+
+	pcs []uintptr // the panicking call stack, to recognise the same panic again
 }
 
 func (e *PanicError) Error() string {

@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -229,4 +230,23 @@ func (p *testProcessor) ShardEnded(ctx context.Context, in ShardEndedInput) erro
 func (p *testProcessor) ShutdownRequested(ctx context.Context, in ShutdownRequestedInput) error {
 	p.r.event("shutdown %s %s", p.worker, p.shard)
 	return in.Checkpointer.Checkpoint(ctx)
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes (log handlers of several
+// goroutines).
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

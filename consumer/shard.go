@@ -297,14 +297,18 @@ func (s *shard) run() {
 	switch reason {
 	case exitLost:
 		if p != nil {
-			s.call("LeaseLost", func() error { p.LeaseLost(fctx, LeaseLostInput{ShardID: s.id}); return nil })
+			if err := s.call("LeaseLost", func() error { p.LeaseLost(fctx, LeaseLostInput{ShardID: s.id}); return nil }); err != nil {
+				msg, attrs := s.processorFailure("LeaseLost", "the next owner resumes from the last checkpoint", err)
+				s.log.Warn(msg, attrs...)
+			}
 		}
 	case exitShutdown:
 		if p != nil {
 			if err := s.call("ShutdownRequested", func() error {
 				return p.ShutdownRequested(fctx, ShutdownRequestedInput{ShardID: s.id, Checkpointer: s.cp})
 			}); err != nil {
-				s.log.Warn("RecordProcessor.ShutdownRequested failed; the next owner resumes from the last checkpoint", "error", err)
+				msg, attrs := s.processorFailure("ShutdownRequested", "the next owner resumes from the last checkpoint", err)
+				s.log.Warn(msg, attrs...)
 			}
 		}
 		s.release(fctx)
@@ -315,7 +319,7 @@ func (s *shard) run() {
 func (s *shard) call(method string, fn func() error) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = &PanicError{Method: method, Value: v, Stack: debug.Stack()}
+			err = newPanicError(method, v, debug.Stack())
 		}
 	}()
 	return fn()
@@ -334,7 +338,8 @@ func (s *shard) retry(method string, fn func() error) bool {
 		}
 		s.w.m.processorErrors.Add(context.Background(), 1, s.attrs)
 		delay := backoff(attempt, 100*time.Millisecond, s.w.opts.MaxRetryBackoff)
-		s.log.Error("RecordProcessor."+method+" failed; retrying with the same input", "attempt", attempt, "delay", delay, "error", err)
+		msg, attrs := s.processorFailure(method, "retrying with the same input", err)
+		s.log.Error(msg, append([]any{"attempt", attempt, "delay", delay}, attrs...)...)
 		if !sleep(s.ctx, delay) {
 			return false
 		}

@@ -29,6 +29,7 @@ type worker struct {
 	shardEnded *broadcast    // a shard finished on this worker (children may start)
 	tracker    *expiryTracker
 	rng        *rand.Rand
+	panics     panicLog // processor panics whose stack was logged
 
 	streamARN   string     // RetrievalFanOut: the stream's ARN
 	arnMu       sync.Mutex // guards consumerARN; held while registering again
