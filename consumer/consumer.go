@@ -109,7 +109,10 @@ func (c *Consumer) WorkerID() string { return c.opts.WorkerID }
 // returns nil: reading stops, each processor's ShutdownRequested is called (with a
 // context bounded by Options.ShutdownTimeout) while its lease is still held, then every
 // held lease is released so other workers take the shards at once. Nothing Run started
-// is left running when it returns.
+// is left running when it returns, with one exception: a processor that ignores its ctx
+// and has not returned twice ShutdownTimeout after ctx ended. Run then releases its lease,
+// returns a *ShutdownTimeoutError naming the shards (errors.Is ErrShutdownTimeout) and
+// leaves that goroutine to end when the processor returns (see Options.ShutdownTimeout).
 //
 // Run returns an error only when it cannot start: the stream does not exist or may not
 // be read, the lease table is missing or not accessible (errors match ErrStreamNotFound,

@@ -38,7 +38,9 @@
 //     reader goroutine (GetRecords, or SubscribeToShard events with enhanced fan-out,
 //     into a bounded channel) and calls the processor.
 //
-// Every goroutine is owned and waited for: nothing Run started runs after it returns.
+// Every goroutine is owned and waited for: nothing Run started runs after it returns,
+// except the goroutine of a processor call that ignored its ctx past the shutdown bound
+// (see Graceful shutdown below), which ends when that call returns.
 //
 // # Leases
 //
@@ -76,7 +78,10 @@
 // ShutdownRequested with a Checkpointer that still works (the leases are still renewed),
 // bounded by ShutdownTimeout, then every lease is released (its owner removed), so other
 // workers take the shards at their next scan, within LeaseTakeInterval, instead of after
-// FailoverTime.
+// FailoverTime. Processors that ignore their ctx are logged as overdue at ShutdownTimeout
+// and abandoned at twice ShutdownTimeout: Run releases their leases and returns a
+// *ShutdownTimeoutError naming their shards, so it returns within 2 × ShutdownTimeout
+// whatever the processors do (size a pod's termination grace period to that).
 //
 // # Shards and resharding
 //

@@ -3,6 +3,8 @@ package consumer
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/aws/smithy-go"
 )
@@ -33,7 +35,32 @@ var (
 
 	// ErrAccessDenied matches (errors.Is) every *AccessDeniedError.
 	ErrAccessDenied = errors.New("consumer: access denied by Kinesis")
+
+	// ErrShutdownTimeout matches (errors.Is) every *ShutdownTimeoutError: Run returned
+	// although some processors had not returned in time.
+	ErrShutdownTimeout = errors.New("consumer: processors did not return in time at shutdown")
 )
+
+// ShutdownTimeoutError is returned by Run when processors had not returned twice
+// Options.ShutdownTimeout after Run's context ended: a RecordProcessor method that ignores
+// its ctx. Run released those shards' leases (when it could) and returned without waiting
+// for their processors; each of their goroutines ends, without further processor calls,
+// when the processor call it is in returns. It matches ErrShutdownTimeout.
+type ShutdownTimeoutError struct {
+	// Shards are the shards whose processors had not returned, sorted.
+	Shards []string
+	// Waited is how long Run waited for them after its context ended.
+	Waited time.Duration
+}
+
+func (e *ShutdownTimeoutError) Error() string {
+	return fmt.Sprintf("consumer: the processors of shards %s had not returned %v after shutdown began; Run returned without them "+
+		"(their leases were released): make every RecordProcessor method return when its ctx is cancelled",
+		strings.Join(e.Shards, ", "), e.Waited)
+}
+
+// Is reports ErrShutdownTimeout.
+func (e *ShutdownTimeoutError) Is(target error) bool { return target == ErrShutdownTimeout }
 
 // AccessDeniedError reports a Kinesis AccessDeniedException: the IAM identity the client
 // runs as may not perform Action on the stream. It matches ErrAccessDenied.

@@ -161,6 +161,15 @@ type Options struct {
 	// ShutdownTimeout bounds the graceful shutdown when Run's context is cancelled: the
 	// processors' ShutdownRequested (and LeaseLost) calls get a context with this timeout,
 	// then the leases are released. Default 10s.
+	//
+	// A processor that ignores its ctx cannot hold Run forever. ShutdownTimeout after Run's
+	// context ended, the shards whose processors are still running are logged (ERROR,
+	// with the method each is in); twice ShutdownTimeout after it, Run releases their
+	// leases and returns a *ShutdownTimeoutError naming them, leaving their goroutines to
+	// end when the processor calls return (no further calls are made). So Run returns at
+	// most 2 × ShutdownTimeout (plus one lease release) after its context ended: give a
+	// pod a termination grace period above that (the default 30 s of Kubernetes suits
+	// the default 10s).
 	ShutdownTimeout time.Duration
 
 	// MaxRetryBackoff caps the exponential backoff between retries of a failed

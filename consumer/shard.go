@@ -41,6 +41,10 @@ type shard struct {
 	lost     atomic.Bool  // the lease was lost: no more writes
 	released atomic.Bool  // the lease was released (or given up): no more writes
 
+	exited    chan struct{}          // closed when the shard's goroutine returns
+	inCall    atomic.Pointer[string] // the RecordProcessor method running, nil between calls
+	abandoned atomic.Bool            // Run returned without this goroutine: no more processor calls
+
 	posMu     sync.Mutex
 	delivered checkpoint.ExtendedSequenceNumber // last record passed to ProcessRecords; SHARD_END at the end
 
@@ -62,6 +66,7 @@ func newShard(ctx context.Context, w *worker, l checkpoint.Lease, sent time.Time
 		checkpointed: l.Checkpoint,
 		start:        l.Checkpoint,
 		parents:      l.ParentShardIDs,
+		exited:       make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancelCause(ctx)
 	s.counter.Store(l.Counter)
@@ -170,6 +175,10 @@ func (s *shard) reconcileLocked(ctx context.Context, err error) (checkpoint.Leas
 func (s *shard) release(ctx context.Context) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.releaseLocked(ctx)
+}
+
+func (s *shard) releaseLocked(ctx context.Context) {
 	if s.done() {
 		return
 	}
@@ -280,12 +289,13 @@ const (
 // run is the shard goroutine: wait for the parents, then read and process until the
 // shard ends, the lease is lost or the worker shuts down.
 func (s *shard) run() {
+	defer close(s.exited)
 	defer s.w.shardExited(s)
 	defer s.cancel(nil)
 
 	var p RecordProcessor
 	reason := s.process(&p)
-	if reason == exitEnded {
+	if reason == exitEnded || s.abandoned.Load() {
 		return
 	}
 	if s.isLost() {
@@ -317,6 +327,8 @@ func (s *shard) run() {
 
 // call runs a processor method, turning a panic into a *PanicError.
 func (s *shard) call(method string, fn func() error) (err error) {
+	s.inCall.Store(&method)
+	defer s.inCall.Store(nil)
 	defer func() {
 		if v := recover(); v != nil {
 			err = newPanicError(method, v, debug.Stack())
@@ -392,6 +404,11 @@ func (s *shard) process(pp *RecordProcessor) exitReason {
 		case <-s.ctx.Done():
 			return exitShutdown
 		case b = <-batches:
+		}
+		if s.ctx.Err() != nil {
+			// Both were ready: select picks at random, but no batch is passed after the
+			// lease was lost or the worker began to shut down.
+			return exitShutdown
 		}
 		if len(b.records) > 0 && !s.deliver(p, b) {
 			return exitShutdown

@@ -122,5 +122,5 @@ func (w *worker) take(ctx context.Context, l checkpoint.Lease, steal bool) {
 	w.mu.Lock()
 	w.held[l.Key] = s
 	w.mu.Unlock()
-	w.shards.Go(s.run)
+	go s.run() // owned by the worker: waitShards waits for it (s.exited) when Run ends
 }

@@ -20,9 +20,8 @@ type worker struct {
 	initialPos checkpoint.ExtendedSequenceNumber
 	childPos   checkpoint.ExtendedSequenceNumber
 
-	mu     sync.Mutex
-	held   map[string]*shard // shards with a running goroutine
-	shards sync.WaitGroup    // shard goroutines
+	mu   sync.Mutex
+	held map[string]*shard // shards with a running goroutine
 
 	takeNow    chan struct{} // a take cycle is wanted soon (capacity 1)
 	syncNow    chan struct{} // a shard sync is wanted soon (capacity 1)
@@ -91,11 +90,16 @@ func (w *worker) run(ctx context.Context) error {
 	loops.Go(func() { w.syncLoop(ctx) })
 
 	<-ctx.Done()
-	loops.Wait()    // no new shard starts after this
-	w.shards.Wait() // each shard: ShutdownRequested, then release
+	loops.Wait()                      // no new shard starts after this
+	overdue, waited := w.waitShards() // each shard: ShutdownRequested, then release
 	stopRenew()
 	renewer.Wait()
 	w.m.currentLeases.Record(context.Background(), 0, w.m.workerAttrs())
+	if len(overdue) > 0 {
+		err := &ShutdownTimeoutError{Shards: shardIDs(overdue), Waited: waited}
+		w.log.Error("worker stopped without waiting for overdue processors", "error", err)
+		return err
+	}
 	w.log.Info("worker stopped; leases released")
 	return nil
 }
