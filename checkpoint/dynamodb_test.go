@@ -34,11 +34,3 @@ func deleteTable(client *dynamodb.Client, table string) {
 	defer cancel()
 	_, _ = client.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(table)})
 }
-
-func TestDynamoDBStoreContract(t *testing.T) {
-	runStoreContract(t, func(t *testing.T) Store {
-		// A page size of 2 makes every ListLeases of more than two leases read several pages.
-		s, _ := newTestTable(t, func(o *DynamoDBOptions) { o.ScanPageSize = 2 })
-		return s
-	})
-}

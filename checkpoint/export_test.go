@@ -1,0 +1,4 @@
+package checkpoint
+
+// NewTestTable lets the external tests (store_contract_test.go) use newTestTable.
+var NewTestTable = newTestTable
