@@ -177,6 +177,23 @@ type Options struct {
 	// reads. Default 5s.
 	MaxRetryBackoff time.Duration
 
+	// Concurrency is how many records of one shard a per-record handler (NewRecordFunc)
+	// handles at once, within the order Ordering keeps. Default 1. Raise it for handlers
+	// that wait (a database write, an HTTP call): with 5 ms per record, Concurrency 100
+	// handles up to 20,000 records/s per shard instead of 200, when the shard has enough
+	// distinct partition keys. Ignored by other processors.
+	Concurrency int
+
+	// Ordering is what a per-record handler keeps in order: OrderByPartitionKey (the
+	// default), OrderByShard or OrderNone. Ignored by other processors.
+	Ordering Ordering
+
+	// CheckpointInterval is how often a per-record handler (NewRecordFunc) checkpoints a
+	// shard's low watermark when it moved. Default 1s. Lower it to replay less after a
+	// crash; each checkpoint is a DynamoDB write per shard. Ignored by other processors,
+	// which checkpoint themselves.
+	CheckpointInterval time.Duration
+
 	// Logger receives the consumer's logs (leases taken, lost and released, shard ends,
 	// errors). Default slog.Default().
 	Logger *slog.Logger
@@ -295,6 +312,9 @@ func (o *Options) resolve(streamName string) error {
 	}
 	if o.MaxLeasesForWorker < 0 {
 		return fmt.Errorf("%w: MaxLeasesForWorker %d is negative; use 0 for no cap", ErrInvalidOptions, o.MaxLeasesForWorker)
+	}
+	if err := o.resolveRecordFunc(); err != nil {
+		return err
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

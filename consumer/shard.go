@@ -378,6 +378,7 @@ func (s *shard) process(pp *RecordProcessor) exitReason {
 			if p == nil {
 				return errors.New("newProcessor returned nil")
 			}
+			s.configureProcessor(p)
 		}
 		return p.Initialize(s.ctx, InitializeInput{ShardID: s.id, Checkpoint: s.start})
 	}) {
