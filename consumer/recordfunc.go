@@ -86,7 +86,8 @@ func (o *Options) resolveRecordFunc() error {
 // done but not yet checkpointable are held in at most Options.MaxPrefetchBatches
 // accepted batches per shard (on top of the reader's own MaxPrefetchBatches). When
 // that bound is reached the next batch waits, the reader's buffer fills and the reader
-// stops fetching until the oldest batch is done.
+// stops fetching until the oldest batch is done: a shard then holds at most
+// 2×MaxPrefetchBatches+2 GetRecords results (each at most MaxRecords records, 10 MiB).
 //
 // Checkpoints are written at the low watermark: the last record such that it and every
 // record before it in the shard are done, never past a record that is unfinished. They
