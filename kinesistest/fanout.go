@@ -233,6 +233,7 @@ type subscription struct {
 	after   uint64
 	sent    bool // an event was sent
 	expires *time.Timer
+	ends    time.Time // when expires fires
 }
 
 // subscribeToShard opens a subscription; the HTTP handler streams its events.
@@ -278,7 +279,8 @@ func (k *Kinesis) subscribe(in *kinesis.SubscribeToShardInput) (*subscription, e
 	if err != nil {
 		return nil, err
 	}
-	sub := &subscription{k: k, s: s, sh: sh, c: c, after: after, expires: time.NewTimer(SubscriptionDuration)}
+	sub := &subscription{k: k, s: s, sh: sh, c: c, after: after,
+		expires: time.NewTimer(SubscriptionDuration), ends: time.Now().Add(SubscriptionDuration)}
 	c.subs[sh.idx] = sub
 	return sub, nil
 }
@@ -362,7 +364,8 @@ func (sub *subscription) wait(ctx context.Context, wake <-chan struct{}, tick <-
 	case <-wake:
 		return false, false
 	case <-tick:
-		return true, false
+		// A tick at the very end (a heartbeat due with the expiry) ends it.
+		return true, !time.Now().Before(sub.ends)
 	case <-sub.expires.C:
 		return false, true
 	case <-ctx.Done():

@@ -162,11 +162,6 @@ func Start(optFns ...func(*Options)) (*Server, error) {
 		MaxIdleConnsPerHost: 64,
 		DisableCompression:  true,
 	}
-	s.serve.Add(1)
-	go func() {
-		defer s.serve.Done()
-		_ = s.http.Serve(s.pipe)
-	}()
 	return s, nil
 }
 
@@ -188,6 +183,15 @@ func (s *Server) Client() *kinesis.Client {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.client == nil {
+		if !s.closed {
+			// Served from the first Client on, so that a server used only
+			// through Kinesis runs no goroutine.
+			s.serve.Add(1)
+			go func() {
+				defer s.serve.Done()
+				_ = s.http.Serve(s.pipe)
+			}()
+		}
 		s.client = kinesis.New(kinesis.Options{
 			Region:       s.k.opts.Region,
 			BaseEndpoint: aws.String("http://kinesistest.invalid"),
@@ -262,6 +266,7 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 
 	close(s.done)
+	_ = s.pipe.Close()
 	_ = s.http.Close()
 	if tcp != nil {
 		_ = tcp.Close()
