@@ -140,7 +140,7 @@ func (q *refQueue) pop() (recordRef, bool) {
 
 // reset empties the queue, keeping a small buffer for reuse.
 func (q *refQueue) reset() {
-	if len(q.buf) > 64 {
+	if len(q.buf) > 1024 {
 		q.buf = nil
 	}
 	q.head, q.n = 0, 0
