@@ -8,8 +8,9 @@
 //	c, _ := consumer.New(kinesis.NewFromConfig(cfg), "my-stream", store, newProcessor)
 //	err := c.Run(ctx) // until ctx is cancelled; then a graceful shutdown, nil
 //
-// NewFunc adapts a plain function for applications that do not need the processor
-// lifecycle. The lease table is the KCL 2.x schema (see package checkpoint), so the
+// NewFunc adapts a plain function of a batch for applications that do not need the
+// processor lifecycle; NewRecordFunc a function of one record, handled in parallel
+// within each shard (see "Per-record handlers in parallel"). The lease table is the KCL 2.x schema (see package checkpoint), so the
 // leases of a Java KCL 2.x application can be read, but do not run both on one table at
 // once: their balancing strategies differ.
 //
@@ -172,6 +173,38 @@
 // checkpoint and the last delivered record (else ErrInvalidCheckpoint). Both are fenced by
 // the lease: after a loss they fail with ErrLeaseLost and write nothing.
 //
+// # Per-record handlers in parallel
+//
+// NewRecordFunc takes a function of one record and handles up to Options.Concurrency
+// records of each shard at once; a shard is no longer limited to one batch at a time, so
+// a handler that waits 5 ms per record (a database write, an HTTP call) is not limited
+// to 200 records per second per shard. The guarantees, for the records of one shard
+// read by one lease owner:
+//
+//   - OrderByPartitionKey (the default): the handler of a record starts only after the
+//     handler of every earlier record with the same partition key returned nil (or the
+//     record was given up). Records of different keys run concurrently and finish in
+//     any order. A failing record blocks only the later records of its key.
+//   - OrderByShard: one record at a time in shard order (Concurrency is 1 per shard).
+//   - OrderNone: no order, also within a key.
+//   - The checkpoint is the low watermark: the last record such that it and every record
+//     before it in the shard are done, written every CheckpointInterval when it moved, at
+//     a graceful shutdown and (SHARD_END) once every record of a closed shard is done.
+//     It never passes a record that is not done. A graceful shutdown waits for the
+//     accepted records first (within ShutdownTimeout), so a planned stop replays nothing.
+//   - After a crash or a lost lease the new owner starts after the last checkpoint: the
+//     records done above it are handled again (at least once), in the same order rules.
+//   - Shards keep their parent-before-child order, so a key's order holds across a
+//     reshard too.
+//   - KPL aggregates are split: each user record is its own unit, ordered by its own
+//     partition key, and the checkpoint carries its subsequence number.
+//
+// The reader keeps fetching while keys are busy: the processor accepts a batch as soon
+// as it holds fewer than MaxPrefetchBatches unfinished batches, then the reader's own
+// MaxPrefetchBatches fill and it stops fetching, so a stuck key costs bounded memory
+// (about 2×MaxPrefetchBatches+2 GetRecords results per shard) and stalls the shard only
+// once that window is full.
+//
 // # Observability
 //
 // Logs go to Options.Logger (slog.Default() by default): leases taken, lost, released,
@@ -193,6 +226,10 @@
 //	RenewLease.Success                   counter   renewals (success=true|false)
 //	SubscribeToShard.Success             counter   fan-out subscribe calls (success=true|false), per shard
 //	SubscribeToShard.StreamErrors        counter   fan-out subscriptions ended by an error, per shard
+//	RecordProcessor.RecordsInFlight      gauge     NewRecordFunc: records whose handler runs, per shard
+//	RecordProcessor.KeysBlocked          gauge     NewRecordFunc: keys with records waiting behind a running one, per shard
+//	RecordProcessor.WatermarkLag         gauge     NewRecordFunc: records done but not yet checkpointable, per shard
+//	RecordProcessor.RecordErrors         counter   NewRecordFunc: handler calls that failed or panicked, per shard
 //
 // # Costs
 //
