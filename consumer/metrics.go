@@ -22,6 +22,8 @@ type metrics struct {
 	numWorkers       metric.Int64Gauge
 	takenLeases      metric.Int64Counter
 	lostLeases       metric.Int64Counter
+	handoffs         metric.Int64Counter
+	handoffTime      metric.Float64Histogram
 	renewLease       metric.Int64Counter
 	processorErrors  metric.Int64Counter
 
@@ -47,6 +49,9 @@ func newMetrics(mp metric.MeterProvider, application, stream, worker string) (*m
 	hist, err := m.Float64Histogram("RecordProcessor.processRecords.Time", metric.WithUnit("ms"),
 		metric.WithDescription("Time RecordProcessor.ProcessRecords took per batch, per shard."))
 	errs = append(errs, err)
+	handoffHist, err := m.Float64Histogram("LeaseHandoff.Time", metric.WithUnit("ms"),
+		metric.WithDescription("Time from marking a lease for a handoff to this worker until it started processing it, per shard."))
+	errs = append(errs, err)
 	ms := &metrics{
 		recordsProcessed:   counter("RecordsProcessed", "{record}", "User records delivered to and accepted by ProcessRecords, per shard."),
 		bytesProcessed:     counter("DataBytesProcessed", "By", "Bytes of user record data accepted by ProcessRecords, per shard."),
@@ -58,6 +63,8 @@ func newMetrics(mp metric.MeterProvider, application, stream, worker string) (*m
 		numWorkers:         gauge("NumWorkers", "{worker}", "Live workers (owners of unexpired leases plus this one) at the last scan."),
 		takenLeases:        counter("TakenLeases", "{lease}", "Leases taken by the worker (attribute stolen=true when taken from a live worker)."),
 		lostLeases:         counter("LostLeases", "{lease}", "Leases the worker lost (taken by another worker or not renewed in time)."),
+		handoffs:           counter("LeaseHandoffs", "{lease}", "Leases handed over to this worker, per shard, with attribute result=graceful (the old owner checkpointed and handed over) or forced (it did not finish within HandoffTimeout)."),
+		handoffTime:        handoffHist,
 		renewLease:         counter("RenewLease.Success", "{call}", "Lease renewals, with attribute success=true or false."),
 		processorErrors:    counter("RecordProcessor.Errors", "{call}", "RecordProcessor calls that returned an error or panicked, per shard and method (they are retried)."),
 		subscribe:          counter("SubscribeToShard.Success", "{call}", "SubscribeToShard calls (enhanced fan-out), per shard, with attribute success=true or false."),

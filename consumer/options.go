@@ -30,6 +30,24 @@ const (
 	InitialPositionAtTimestamp InitialPosition = "AT_TIMESTAMP"
 )
 
+// Balancing is how workers decide which leases to steal from each other.
+type Balancing string
+
+const (
+	// BalanceByThroughput evens out the workers' throughput: each lease's owner reports
+	// the bytes/s its processor accepted (smoothed; the lease's throughputKBps, as in KCL
+	// 3.x) and a worker steals the lease that brings it and the busiest worker closest,
+	// when that improves the busier one by more than 5% (so measurement noise never
+	// moves leases back and forth). Two hot shards end on different workers; leases
+	// without traffic are never moved for throughput. While no lease reports throughput
+	// (an idle stream) it balances lease counts. The default.
+	BalanceByThroughput Balancing = "THROUGHPUT"
+	// BalanceByLeaseCount gives every worker the same number of leases (within one),
+	// whatever their traffic: the KCL 2.x behaviour. Pick it when shards carry similar
+	// load, or processing cost does not follow bytes.
+	BalanceByLeaseCount Balancing = "LEASE_COUNT"
+)
+
 // Retrieval is how the consumer reads records from the shards it holds.
 type Retrieval string
 
@@ -110,6 +128,28 @@ type Options struct {
 	// Set it to protect a worker from taking more shards than it can process when the
 	// fleet shrinks; leases beyond the fleet's total capacity then stay unprocessed.
 	MaxLeasesForWorker int
+
+	// Balancing selects how workers balance leases between them: BalanceByThroughput
+	// (the default) or BalanceByLeaseCount. Every worker of an application should use the
+	// same. A lease whose owner changed within FailoverTime is never stolen, so a shard
+	// that just failed over (or a worker that restarts) does not move twice in a row.
+	Balancing Balancing
+
+	// HandoffTimeout bounds a graceful lease handoff. A worker that steals a lease (to
+	// balance) marks it first; the owner finishes the batch in progress, calls
+	// ShutdownRequested (where the processor checkpoints) and hands the lease over, so a
+	// planned move processes nothing twice. If the owner has not finished after
+	// HandoffTimeout (it is stuck, or dead), the lease is taken by force and the records
+	// since its last checkpoint are processed again. Default 5s, well below the
+	// KCL 3.x's 30 s; raise it when ProcessRecords can take longer than that. Only
+	// stores implementing checkpoint.HandoffStore (DynamoDB, Memory) hand over gracefully.
+	HandoffTimeout time.Duration
+
+	// DisableGracefulHandoff makes every lease move immediate, as in KCL 2.x: the owner
+	// learns of the move when its next write fails, its processor gets LeaseLost and the
+	// records since the last checkpoint are processed again by the new owner. Default
+	// false.
+	DisableGracefulHandoff bool
 
 	// ShardSyncInterval is how often the worker lists the stream's shards to create
 	// leases for new shards (after a reshard by another application or when a child lease
@@ -225,6 +265,7 @@ const (
 	DefaultParentShardPollInterval = time.Second
 	DefaultShutdownTimeout         = 10 * time.Second
 	DefaultMaxRetryBackoff         = 5 * time.Second
+	DefaultHandoffTimeout          = 5 * time.Second
 	// DefaultLeaseTakeInterval is the shortest adaptive LeaseTakeInterval, used for
 	// small lease tables (unless FailoverTime/2 is shorter).
 	DefaultLeaseTakeInterval = time.Second
@@ -268,6 +309,7 @@ func (o *Options) resolve(streamName string) error {
 		{"ParentShardPollInterval", &o.ParentShardPollInterval, DefaultParentShardPollInterval},
 		{"ShutdownTimeout", &o.ShutdownTimeout, DefaultShutdownTimeout},
 		{"MaxRetryBackoff", &o.MaxRetryBackoff, DefaultMaxRetryBackoff},
+		{"HandoffTimeout", &o.HandoffTimeout, DefaultHandoffTimeout},
 		{"LeaseTakeInterval", &o.LeaseTakeInterval, 0},
 	}
 	for _, d := range durations {
@@ -309,6 +351,13 @@ func (o *Options) resolve(streamName string) error {
 		return fmt.Errorf("%w: MaxPrefetchBatches %d is negative", ErrInvalidOptions, o.MaxPrefetchBatches)
 	case o.MaxPrefetchBatches == 0:
 		o.MaxPrefetchBatches = DefaultMaxPrefetchBatches
+	}
+	switch o.Balancing {
+	case "":
+		o.Balancing = BalanceByThroughput
+	case BalanceByThroughput, BalanceByLeaseCount:
+	default:
+		return fmt.Errorf("%w: Balancing %q is not one of THROUGHPUT, LEASE_COUNT", ErrInvalidOptions, o.Balancing)
 	}
 	if o.MaxLeasesForWorker < 0 {
 		return fmt.Errorf("%w: MaxLeasesForWorker %d is negative; use 0 for no cap", ErrInvalidOptions, o.MaxLeasesForWorker)

@@ -52,6 +52,9 @@ type shard struct {
 	parents   []string                          // parent shards, from the lease when taken
 	hashRange *aggregation.HashRange            // nil: do not filter sub-records
 	cp        *shardCheckpointer
+
+	handoff handoffState    // graceful lease handoff (handoff.go)
+	meter   throughputMeter // bytes accepted by the processor, for balancing
 }
 
 func newShard(ctx context.Context, w *worker, l checkpoint.Lease, sent time.Time) *shard {
@@ -69,6 +72,7 @@ func newShard(ctx context.Context, w *worker, l checkpoint.Lease, sent time.Time
 		exited:       make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancelCause(ctx)
+	s.handoff.out = make(chan struct{})
 	s.counter.Store(l.Counter)
 	if l.StartingHashKey != "" && l.EndingHashKey != "" {
 		if hr, err := aggregation.ParseHashRange(l.StartingHashKey, l.EndingHashKey); err == nil {
@@ -107,13 +111,14 @@ func (s *shard) setLease(l checkpoint.Lease, sent time.Time) {
 func (s *shard) renew(ctx context.Context) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.done() {
-		return
+	if s.done() || s.handoff.awaiting.Load() {
+		return // a new owner waiting for a handoff must not write: the old owner still does
 	}
 	fo := s.w.opts.FailoverTime
 	rctx, cancel := context.WithTimeout(ctx, fo/2)
 	defer cancel()
 	sent := time.Now()
+	s.lease.ThroughputKBps = s.meter.sample(sent)
 	nl, err := s.w.c.store.RenewLease(rctx, s.lease)
 	if err == nil {
 		s.setLease(nl, sent)
@@ -157,6 +162,11 @@ func (s *shard) reconcileLocked(ctx context.Context, err error) (checkpoint.Leas
 			s.lose(fmt.Sprintf("write conflict (%v) and the lease cannot be read: %v", err, gerr))
 		}
 		return checkpoint.Lease{}, false
+	case cur.Owner != s.w.opts.WorkerID && cur.CheckpointOwner == s.w.opts.WorkerID:
+		// Marked for a graceful handoff: this worker may still checkpoint with the marked
+		// lease, then hands it over.
+		s.handOverLocked(cur)
+		return cur, true
 	case cur.Owner != s.w.opts.WorkerID:
 		s.lose(fmt.Sprintf("taken by worker %q", cur.Owner))
 		return checkpoint.Lease{}, false
@@ -283,6 +293,7 @@ type exitReason int
 const (
 	exitShutdown exitReason = iota // Run's ctx ended
 	exitLost                       // the lease was lost
+	exitHandoff                    // the lease is being handed over to another worker
 	exitEnded                      // the shard ended, SHARD_END written, lease released
 )
 
@@ -298,8 +309,13 @@ func (s *shard) run() {
 	if reason == exitEnded || s.abandoned.Load() {
 		return
 	}
-	if s.isLost() {
+	switch {
+	case s.isLost():
 		reason = exitLost
+	case s.handoff.awaiting.Load():
+		return // never started: the old owner still holds the lease (it expires if we are gone)
+	case reason == exitShutdown && s.handoff.started():
+		reason = exitHandoff // a shutdown during a handoff completes the handoff
 	}
 	// Final calls: ctx is cancelled; give them their own bounded context.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), s.w.opts.ShutdownTimeout)
@@ -322,6 +338,15 @@ func (s *shard) run() {
 			}
 		}
 		s.release(fctx)
+	case exitHandoff:
+		if p != nil {
+			if err := s.call("ShutdownRequested", func() error {
+				return p.ShutdownRequested(fctx, ShutdownRequestedInput{ShardID: s.id, Checkpointer: s.cp})
+			}); err != nil {
+				s.log.Warn("RecordProcessor.ShutdownRequested failed during a lease handoff; the new owner resumes from the last checkpoint", "error", err)
+			}
+		}
+		s.finishHandoff(fctx)
 	}
 }
 
@@ -368,7 +393,7 @@ func (s *shard) process(pp *RecordProcessor) exitReason {
 		s.release(ctx)
 		return exitEnded
 	}
-	if !s.waitParents() {
+	if !s.awaitHandoff() || !s.waitParents() {
 		return exitShutdown
 	}
 	var p RecordProcessor
@@ -400,10 +425,15 @@ func (s *shard) process(pp *RecordProcessor) exitReason {
 	}()
 
 	for {
+		if s.handoff.started() {
+			return exitHandoff
+		}
 		var b batch
 		select {
 		case <-s.ctx.Done():
 			return exitShutdown
+		case <-s.handoff.out:
+			return exitHandoff
 		case b = <-batches:
 		}
 		if s.ctx.Err() != nil {
@@ -438,6 +468,7 @@ func (s *shard) deliver(p RecordProcessor, b batch) bool {
 	s.w.m.processTime.Record(ctx, float64(time.Since(start).Microseconds())/1000, s.attrs)
 	s.w.m.recordsProcessed.Add(ctx, int64(len(b.records)), s.attrs)
 	s.w.m.bytesProcessed.Add(ctx, int64(b.bytes), s.attrs)
+	s.meter.add(b.bytes)
 	return true
 }
 

@@ -56,9 +56,15 @@ func (w *worker) takeOnce(ctx context.Context) (int, error) {
 	w.mu.Unlock()
 
 	// A lease this worker holds that the table shows with a newer counter and another
-	// owner was taken: stop processing it now rather than at the next renewal.
+	// owner was marked for a handoff to that owner, or taken: hand it over or stop
+	// processing it now rather than at the next renewal.
 	for _, l := range leases {
-		if s := held[l.Key]; s != nil && l.Owner != w.opts.WorkerID && l.Counter > s.counter.Load() {
+		s := held[l.Key]
+		switch {
+		case s == nil || l.Owner == w.opts.WorkerID || l.Counter <= s.counter.Load():
+		case l.CheckpointOwner == w.opts.WorkerID:
+			s.handOver(l)
+		default:
 			s.lose(fmt.Sprintf("taken by worker %q", l.Owner))
 		}
 	}
@@ -69,13 +75,17 @@ func (w *worker) takeOnce(ctx context.Context) (int, error) {
 		}
 	}
 	plan := planTakes(planInput{
-		leases:    leases,
-		me:        w.opts.WorkerID,
-		held:      nheld,
-		busy:      func(k string) bool { return held[k] != nil },
-		expired:   func(l checkpoint.Lease) bool { return w.tracker.expired(l, now) },
-		maxLeases: w.opts.MaxLeasesForWorker,
-		rng:       w.rng,
+		leases:  leases,
+		me:      w.opts.WorkerID,
+		held:    nheld,
+		busy:    func(k string) bool { return held[k] != nil },
+		expired: func(l checkpoint.Lease) bool { return w.tracker.expired(l, now) },
+		// A lease whose owner changed within the failover time is not moved again yet: a
+		// worker that restarts moments after a survivor took its shards over leaves them.
+		settling:     func(l checkpoint.Lease) bool { return w.tracker.movedWithin(l, now, w.opts.FailoverTime) },
+		maxLeases:    w.opts.MaxLeasesForWorker,
+		byThroughput: w.opts.Balancing == BalanceByThroughput,
+		rng:          w.rng,
 	})
 	attrs := w.m.workerAttrs()
 	w.m.numWorkers.Record(ctx, int64(plan.workers), attrs)
@@ -104,7 +114,15 @@ func (w *worker) take(ctx context.Context, l checkpoint.Lease, steal bool) {
 	}
 	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.opts.FailoverTime)
 	sent := time.Now()
-	nl, err := w.c.store.TakeLease(tctx, l, w.opts.WorkerID)
+	hs, graceful := w.c.store.(checkpoint.HandoffStore)
+	graceful = graceful && steal && !w.opts.DisableGracefulHandoff
+	var nl checkpoint.Lease
+	var err error
+	if graceful {
+		nl, err = hs.StartHandoff(tctx, l, w.opts.WorkerID)
+	} else {
+		nl, err = w.c.store.TakeLease(tctx, l, w.opts.WorkerID)
+	}
 	cancel()
 	if err != nil {
 		if !errors.Is(err, checkpoint.ErrLeaseConflict) {
@@ -117,8 +135,14 @@ func (w *worker) take(ctx context.Context, l checkpoint.Lease, steal bool) {
 	if from == "" {
 		from = "(none)"
 	}
-	w.log.Info("lease taken", "shard", l.Key, "from", from, "stolen", steal, "checkpoint", nl.Checkpoint.String())
 	s := newShard(ctx, w, nl, sent)
+	if graceful {
+		w.log.Info("lease marked for a handoff to this worker; waiting for its owner to finish", "shard", l.Key, "from", from, "throughputKBps", l.ThroughputKBps)
+		s.handoff.from, s.handoff.marked = l.Owner, sent
+		s.handoff.awaiting.Store(true)
+	} else {
+		w.log.Info("lease taken", "shard", l.Key, "from", from, "stolen", steal, "checkpoint", nl.Checkpoint.String())
+	}
 	w.mu.Lock()
 	w.held[l.Key] = s
 	w.mu.Unlock()
