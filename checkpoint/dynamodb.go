@@ -404,10 +404,12 @@ func (d *DynamoDB) RenewLease(ctx context.Context, l Lease) (Lease, error) {
 			":next": attrN(l.Counter + 1), ":counter": attrN(l.Counter), ":owner": attrS(l.Owner),
 		},
 	}
+	e.names["#throughput"] = attrThroughputKBps
 	if l.ThroughputKBps > 0 {
 		e.set = append(e.set, "#throughput = :throughput")
-		e.names["#throughput"] = attrThroughputKBps
 		e.values[":throughput"] = attrF(l.ThroughputKBps)
+	} else {
+		e.remove = append(e.remove, "#throughput")
 	}
 	return d.update(ctx, "renew", l, e, func(s Lease) bool { return s.Owner == l.Owner })
 }

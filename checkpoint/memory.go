@@ -73,15 +73,11 @@ func (m *Memory) CreateLease(ctx context.Context, l Lease) (Lease, error) {
 }
 
 // RenewLease increments the counter if the stored Owner and Counter are l's, recording
-// l.ThroughputKBps when it is positive.
+// l.ThroughputKBps.
 func (m *Memory) RenewLease(ctx context.Context, l Lease) (Lease, error) {
 	return m.update(ctx, "renew", l, func(s *Lease) bool {
 		return l.Owner != "" && s.Owner == l.Owner && s.Counter == l.Counter
-	}, func(s *Lease) {
-		if l.ThroughputKBps > 0 {
-			s.ThroughputKBps = l.ThroughputKBps
-		}
-	})
+	}, func(s *Lease) { s.ThroughputKBps = max(l.ThroughputKBps, 0) })
 }
 
 // StartHandoff marks the lease for a handoff from l.Owner to newOwner (see HandoffStore).

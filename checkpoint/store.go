@@ -46,8 +46,8 @@ type Lease struct {
 	// checkpoint. Empty otherwise. See HandoffStore.
 	CheckpointOwner string
 	// ThroughputKBps is the lease's processed throughput in KB/s, smoothed, as its owner
-	// last reported it with RenewLease (throughputKBps, a KCL 3.x attribute); 0 when
-	// unknown. Workers balance leases by it.
+	// last reported it with RenewLease (throughputKBps, a KCL 3.x attribute); 0 when idle
+	// or unknown (the attribute is absent). Workers balance leases by it.
 	ThroughputKBps float64
 }
 
@@ -73,8 +73,9 @@ type Store interface {
 	// CreateLease stores l if no lease with its key exists (else ErrLeaseConflict).
 	CreateLease(ctx context.Context, l Lease) (Lease, error)
 	// RenewLease increments the counter of a lease the caller owns, if its Counter and
-	// Owner are still l.Counter and l.Owner, and records l.ThroughputKBps when it is
-	// positive (a store may ignore it; balancing then falls back to lease counts).
+	// Owner are still l.Counter and l.Owner, and records l.ThroughputKBps (0 clears it: no
+	// traffic, or not measured). A store may ignore it; balancing then falls back to
+	// lease counts.
 	RenewLease(ctx context.Context, l Lease) (Lease, error)
 	// TakeLease makes owner the lease's owner, if its Counter is still l.Counter. Taking
 	// from a different owner increments OwnerSwitchesSinceCheckpoint. A take ends any

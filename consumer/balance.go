@@ -104,13 +104,11 @@ type planInput struct {
 // available leases (no owner, expired, or owned by this worker id without a running shard)
 // are taken up to the target in one cycle, shards whose parents are finished first.
 //
-// Steals balance lease counts or, with byThroughput and throughput reports in the table,
-// throughput (see planThroughputSteals). By count: while below its target the worker
-// steals, repeatedly from the most loaded worker, one lease at a time while that worker
-// holds at least two more leases than this one, so a steal never makes the victim want
-// to steal back. Only leases whose parents are finished are stolen (moving a lease that
-// must wait anyway costs a handoff for nothing), never one in a handoff or one whose
-// owner changed moments ago (settling).
+// Steals balance lease counts (planCountSteals) or, with byThroughput and throughput
+// reports in the table, throughput (planThroughputSteals), after which the leases without
+// traffic are balanced by count. Only leases whose parents are finished are stolen
+// (moving a lease that must wait anyway costs a handoff for nothing), never one in a
+// handoff or one whose owner changed moments ago (settling).
 func planTakes(in planInput) takePlan {
 	byKey := make(map[string]*checkpoint.Lease, len(in.leases))
 	for i := range in.leases {
@@ -164,50 +162,69 @@ func planTakes(in planInput) takePlan {
 		plan.target = min(plan.target, in.maxLeases)
 	}
 	held := in.held
-	need := plan.target - held
+	if need := plan.target - held; need > 0 {
+		plan.take = takeAvailable(in, available, processable, need)
+		held += len(plan.take)
+	}
+	movable := func(checkpoint.Lease) bool { return true }
 	if in.byThroughput && total > 0 {
-		if need > 0 {
-			plan.take = takeAvailable(in, available, processable, need)
-			for _, l := range plan.take {
-				mine += l.ThroughputKBps
-			}
-			held += len(plan.take)
+		for _, l := range plan.take {
+			mine += l.ThroughputKBps
 		}
 		room := -1
 		if in.maxLeases > 0 {
 			room = max(in.maxLeases-held, 0)
 		}
 		plan.steal = planThroughputSteals(load, owned, mine, room)
-		return plan
+		for _, l := range plan.steal {
+			counts[l.Owner]--
+		}
+		held += len(plan.steal)
+		// Leases without traffic are then shared out by count, so that no worker idles
+		// while another holds many; moving them cannot even out throughput, and moving
+		// them costs nothing but a handoff.
+		movable = func(l checkpoint.Lease) bool { return l.ThroughputKBps <= 0 }
 	}
-	if need <= 0 {
-		return plan
-	}
-	plan.take = takeAvailable(in, available, processable, need)
-	have := held + len(plan.take)
-	need -= len(plan.take)
+	plan.steal = append(plan.steal, planCountSteals(in, counts, owned, held, plan.target-held, movable)...)
+	return plan
+}
 
-	for _, ls := range owned {
-		in.rng.Shuffle(len(ls), func(i, j int) { ls[i], ls[j] = ls[j], ls[i] })
+// planCountSteals steals up to need movable leases, repeatedly from the worker holding
+// the most, one at a time while that worker holds at least two more leases than this one
+// (have), so a steal never makes the victim want to steal back.
+func planCountSteals(in planInput, counts map[string]int, owned map[string][]checkpoint.Lease, have, need int, movable func(checkpoint.Lease) bool) []checkpoint.Lease {
+	if need <= 0 {
+		return nil
 	}
+	candidates := make(map[string][]checkpoint.Lease, len(owned))
+	for o, ls := range owned {
+		for _, l := range ls {
+			if movable(l) {
+				candidates[o] = append(candidates[o], l)
+			}
+		}
+		c := candidates[o]
+		in.rng.Shuffle(len(c), func(i, j int) { c[i], c[j] = c[j], c[i] })
+	}
+	var steals []checkpoint.Lease
 	for need > 0 {
 		victim, most := "", 0
 		for o, c := range counts {
-			if len(owned[o]) > 0 && (c > most || c == most && o < victim) {
+			if len(candidates[o]) > 0 && (c > most || c == most && o < victim) {
 				victim, most = o, c
 			}
 		}
 		if victim == "" || most < have+2 {
 			break
 		}
-		ls := owned[victim]
-		plan.steal = append(plan.steal, ls[len(ls)-1])
-		owned[victim] = ls[:len(ls)-1]
+		ls := candidates[victim]
+		steals = append(steals, ls[len(ls)-1])
+		candidates[victim] = ls[:len(ls)-1]
 		counts[victim]--
 		have++
 		need--
 	}
-	return plan
+	return steals
 }
 
 // takeAvailable picks up to need of the available leases: in random order (so workers
@@ -227,14 +244,12 @@ func takeAvailable(in planInput, available []checkpoint.Lease, processable func(
 	return available[:min(need, len(available))]
 }
 
-// Hysteresis of throughput balancing: a steal must lower the larger of the two workers'
-// loads by more than this fraction of the victim's load, and by more than
-// minStealGainKBps. Measured rates fluctuate by some percent; a smaller margin would let
-// that noise move leases back and forth.
-const (
-	stealGainFraction = 0.05
-	minStealGainKBps  = 1.0
-)
+// stealGainFraction is the hysteresis of throughput balancing: a steal must lower the
+// larger of the two workers' loads by more than this fraction of the victim's load.
+// Measured rates fluctuate by some percent; a smaller margin would let that noise move
+// leases back and forth. It is relative, so a stream of a few bytes per second balances
+// as one of megabytes.
+const stealGainFraction = 0.05
 
 // planThroughputSteals picks leases to steal so that this worker's throughput (mine,
 // KB/s) and the other live workers' (load) come closer. Victims are tried from the most
@@ -260,7 +275,7 @@ func planThroughputSteals(load map[string]float64, owned map[string][]checkpoint
 			if load[v] <= mine {
 				break
 			}
-			best, bestGain := -1, max(stealGainFraction*load[v], minStealGainKBps)
+			best, bestGain := -1, stealGainFraction*load[v]
 			for i, l := range owned[v] {
 				if l.ThroughputKBps <= 0 {
 					continue

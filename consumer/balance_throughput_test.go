@@ -210,21 +210,51 @@ func TestThroughputBalancingIgnoresNoiseInSteadyState(t *testing.T) {
 	}
 }
 
-func TestThroughputBalancingNeverMovesIdleLeases(t *testing.T) {
-	// w0 has two busy leases and six idle ones; w1 nothing. Only busy leases move.
+func TestThroughputBalancingMovesIdleLeasesOnlyToEvenCounts(t *testing.T) {
+	// w0 holds two busy leases and two idle ones, w1 four idle ones: the busy pair is
+	// split, then one idle lease goes back to even the counts, then nothing moves.
 	rates := []float64{500, 500, 0, 0, 0, 0, 0, 0}
-	f := newFleet(2, rates, func(int) string { return "w0" }, 1)
+	f := newFleet(2, rates, func(i int) string { return []string{"w0", "w0", "w0", "w0", "w1", "w1", "w1", "w1"}[i] }, 1)
 	f.settle = 0
 	for range 5 {
 		f.round()
 	}
-	for _, l := range f.leases {
-		if f.rates[l.Key] == 0 && l.Owner != "w0" {
-			t.Errorf("idle lease %s moved to %s", l.Key, l.Owner)
-		}
-	}
 	if r := f.ratio(); r != 1 {
 		t.Errorf("busy leases not split: ratio %v, leases %v", r, owners(f))
+	}
+	counts := map[string]int{}
+	for _, l := range f.leases {
+		counts[l.Owner]++
+	}
+	if counts["w0"] != 4 || counts["w1"] != 4 {
+		t.Errorf("counts %v, want 4 each", counts)
+	}
+	if f.moves != 2 {
+		t.Errorf("%d lease moves, want 2 (one busy lease, one idle one back); leases %v", f.moves, owners(f))
+	}
+	before := f.moves
+	for range 100 {
+		f.round()
+	}
+	if f.moves != before {
+		t.Errorf("%d more moves once balanced", f.moves-before)
+	}
+}
+
+func TestAJoiningWorkerGetsLeasesWhenOneLeaseCarriesAllTraffic(t *testing.T) {
+	// One lease carries all the traffic; moving it cannot help, but the idle ones are
+	// shared out, so the new worker does not sit idle.
+	f := newFleet(2, []float64{50, 0, 0, 0}, func(int) string { return "w0" }, 2)
+	f.settle = 0
+	for range 3 {
+		f.round()
+	}
+	counts := map[string]int{}
+	for _, l := range f.leases {
+		counts[l.Owner]++
+	}
+	if counts["w0"] != 2 || counts["w1"] != 2 {
+		t.Errorf("counts %v, want 2 each; leases %v", counts, owners(f))
 	}
 }
 

@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"math"
 	"sync/atomic"
 	"time"
 )
@@ -39,5 +40,8 @@ func (m *throughputMeter) sample(now time.Time) float64 {
 	} else {
 		m.kbps = throughputAlpha*rate + (1-throughputAlpha)*m.kbps
 	}
+	// A resolution of 1 byte/s: a shard that went quiet decays to exactly 0 (idle) within
+	// a few renewals, and the table never holds numbers DynamoDB cannot store.
+	m.kbps = math.RoundToEven(m.kbps*1024) / 1024
 	return m.kbps
 }
