@@ -179,11 +179,13 @@ type control struct {
 	removed bool       // guarded by mu
 }
 
-// Control installs fn for the calls of op (OpAny: every operation) and
-// returns a function that removes it. See ControlFunc.
-func (s *Server) Control(op Op, fn ControlFunc) (remove func()) { return s.k.addControl(op, fn) }
+// Control installs fn for the calls of op (OpAny: every operation), over
+// HTTP and in process alike, and returns a function that removes it. See
+// ControlFunc.
+func (s *Server) Control(op Op, fn ControlFunc) (remove func()) { return s.k.Control(op, fn) }
 
-func (k *Kinesis) addControl(op Op, fn ControlFunc) func() {
+// Control is Server.Control, for code that holds only the in-process API.
+func (k *Kinesis) Control(op Op, fn ControlFunc) (remove func()) {
 	c := &control{op: op, fn: fn}
 	k.ctlMu.Lock()
 	list := append(append([]*control(nil), k.controls...), c)

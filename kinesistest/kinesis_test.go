@@ -668,7 +668,7 @@ func TestStreamSizeLimitFollowsMaxRecordSizeInKiB(t *testing.T) {
 func TestControlsInjectFailures(t *testing.T) {
 	bothWays(t, 2, func(t *testing.T, k *Kinesis, c api, _ *clock) {
 		ctx := context.Background()
-		remove := k.addControl(OpPutRecords, func(call *Call) (any, error, bool) {
+		remove := k.Control(OpPutRecords, func(call *Call) (any, error, bool) {
 			call.KeepControl()
 			if len(call.Input.(*kinesis.PutRecordsInput).Records) == 1 {
 				return nil, &types.ProvisionedThroughputExceededException{Message: aws.String("slow down")}, true
@@ -704,7 +704,7 @@ func TestControlsInjectFailures(t *testing.T) {
 		put(t, c, "s", entry("a", "x"))
 
 		// A one-shot control handles one call and is gone.
-		k.addControl(OpGetRecords, func(*Call) (any, error, bool) {
+		k.Control(OpGetRecords, func(*Call) (any, error, bool) {
 			return nil, &types.ProvisionedThroughputExceededException{Message: aws.String("read limit")}, true
 		})
 		it := iter(t, c, "s", "shardId-000000000000", types.ShardIteratorTypeTrimHorizon)
@@ -713,7 +713,7 @@ func TestControlsInjectFailures(t *testing.T) {
 		_, err = c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(it)})
 		require.NoError(t, err, "the iterator survives an injected error")
 
-		k.addControl(OpAny, func(call *Call) (any, error, bool) {
+		k.Control(OpAny, func(call *Call) (any, error, bool) {
 			if call.Op == OpListShards {
 				return nil, &types.LimitExceededException{Message: aws.String("too many ListShards")}, true
 			}
