@@ -14,8 +14,8 @@ import (
 
 	"github.com/kinesis-go/kinesis/checkpoint"
 	"github.com/kinesis-go/kinesis/consumer"
-	"github.com/kinesis-go/kinesis/internal/kinesisfake"
 	"github.com/kinesis-go/kinesis/internal/testbed"
+	"github.com/kinesis-go/kinesis/kinesistest"
 )
 
 const (
@@ -108,7 +108,7 @@ type owners struct {
 // lease while A renews them) and vmwareShardSync.
 func BenchmarkLeaseBalance(b *testing.B) {
 	b.Run("store=memory/lib=kinesis-go", func(b *testing.B) {
-		fake := kinesisfake.New()
+		fake := kinesistest.NewServer(b).Kinesis()
 		benchBalance(b, func(b *testing.B) (balanceWorld, func()) {
 			stream := uniqueStream("balance")
 			createStream(b, fake, stream, balanceShards)

@@ -21,8 +21,8 @@ import (
 
 	"github.com/kinesis-go/kinesis/checkpoint"
 	"github.com/kinesis-go/kinesis/consumer"
-	"github.com/kinesis-go/kinesis/internal/kinesisfake"
 	"github.com/kinesis-go/kinesis/internal/testbed"
+	"github.com/kinesis-go/kinesis/kinesistest"
 )
 
 const (
@@ -61,7 +61,7 @@ func BenchmarkConsumer(b *testing.B) {
 	b.Run("transport=inprocess/lib=kinesis-go", func(b *testing.B) {
 		// A fake of its own, dropped afterwards: its records must not count in
 		// the peak heap of the other benchmarks of this process.
-		fake := kinesisfake.New()
+		fake := kinesistest.NewServer(b).Kinesis()
 		stream := uniqueStream("consume")
 		createStream(b, fake, stream, consumeShards)
 		p := &prefilled{stream: stream, recs: newWorkload(consumeInProcess)}

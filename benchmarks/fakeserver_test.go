@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,7 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
-	"github.com/kinesis-go/kinesis/internal/kinesisfake"
+	"github.com/kinesis-go/kinesis/kinesistest"
 )
 
 // The HTTP fake Kinesis runs in a child process (this test binary started again
@@ -41,15 +40,17 @@ const (
 // loopback port, prints the URL on stdout and serves until stdin is closed (by
 // the parent, or by the parent's death).
 func serveFake(mode string) int {
-	k := kinesisfake.New(func(o *kinesisfake.Options) { o.DiscardData = mode == modeDiscard })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := kinesistest.Start(func(o *kinesistest.Options) { o.DiscardData = mode == modeDiscard })
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fake server:", err)
 		return 1
 	}
-	srv := &http.Server{Handler: k.Handler(), ReadHeaderTimeout: time.Minute}
-	go func() { _ = srv.Serve(ln) }()
-	fmt.Printf("http://%s\n", ln.Addr())
+	url := srv.URL()
+	if url == "" {
+		fmt.Fprintln(os.Stderr, "fake server: no loopback port")
+		return 1
+	}
+	fmt.Println(url)
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	_ = srv.Close()
 	return 0
@@ -169,7 +170,7 @@ func newHTTPClient(url string, wc *wireCounter) (client *kinesis.Client, close f
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(url),
 		Credentials:  credentials.NewStaticCredentialsProvider("bench", "bench", ""),
-		HTTPClient:   &http.Client{Transport: kinesisfake.SafeBodyTransport(countingTransport{base: tr, c: wc})},
+		HTTPClient:   &http.Client{Transport: kinesistest.SafeBodyTransport(countingTransport{base: tr, c: wc})},
 	})
 	return client, tr.CloseIdleConnections
 }
@@ -181,7 +182,7 @@ func uniqueStream(prefix string) string {
 	return fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), streamSeq.Add(1))
 }
 
-// streamCreator is the part of *kinesis.Client and *kinesisfake.Kinesis that
+// streamCreator is the part of *kinesis.Client and *kinesistest.Kinesis that
 // creates and deletes streams.
 type streamCreator interface {
 	CreateStream(ctx context.Context, in *kinesis.CreateStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.CreateStreamOutput, error)

@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
-	"github.com/kinesis-go/kinesis/internal/kinesisfake"
+	"github.com/kinesis-go/kinesis/kinesistest"
 	"github.com/kinesis-go/kinesis/producer"
 )
 
@@ -173,7 +173,7 @@ func benchProducerRun(b *testing.B, lib string, shards int) {
 	wc := &wireCounter{}
 	var cc *countingClient
 	if noHTTP {
-		fake := kinesisfake.New(func(o *kinesisfake.Options) { o.DiscardData = true })
+		fake := kinesistest.NewServer(b, func(o *kinesistest.Options) { o.DiscardData = true }).Kinesis()
 		createStream(b, fake, stream, shards)
 		cc = &countingClient{Client: fake}
 	} else {

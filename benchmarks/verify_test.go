@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesis-go/kinesis/aggregation"
-	"github.com/kinesis-go/kinesis/internal/kinesisfake"
+	"github.com/kinesis-go/kinesis/kinesistest"
 )
 
 // verifyRecords is how many records each library puts in its correctness run.
@@ -75,9 +75,8 @@ func verifyProducerOnce(tb testing.TB, lib string, shards int) verdict {
 // compares it with what was put.
 func verifyProducer(tb testing.TB, lib string, shards int) verdict {
 	tb.Helper()
-	fake := kinesisfake.New()
-	client, stop := fake.Serve()
-	defer stop()
+	srv := kinesistest.NewServer(tb)
+	fake, client := srv.Kinesis(), srv.Client()
 	stream := uniqueStream("verify")
 	createStream(tb, fake, stream, shards)
 	want := newWorkload(verifyRecords)
@@ -109,7 +108,7 @@ func verifyProducer(tb testing.TB, lib string, shards int) verdict {
 
 // readBack reads every shard of stream from its start and checks each user
 // record against want.
-func readBack(tb testing.TB, fake *kinesisfake.Kinesis, stream string, want []userRecord) verdict {
+func readBack(tb testing.TB, fake *kinesistest.Kinesis, stream string, want []userRecord) verdict {
 	tb.Helper()
 	ctx := context.Background()
 	v := verdict{put: len(want)}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/kinesis-go/kinesis/aggregation"
 	"github.com/kinesis-go/kinesis/checkpoint"
-	"github.com/kinesis-go/kinesis/internal/kinesisfake"
+	"github.com/kinesis-go/kinesis/kinesistest"
 )
 
 // BenchmarkConsume measures the consumer's own cost per user record: GetRecords from the
@@ -32,7 +32,7 @@ func BenchmarkConsume(b *testing.B) {
 }
 
 func benchConsume(b *testing.B, perAggregate int) {
-	fake := kinesisfake.New()
+	fake := kinesistest.NewServer(b).Kinesis()
 	ctx := context.Background()
 	if _, err := fake.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("s"), ShardCount: aws.Int32(4)}); err != nil {
 		b.Fatal(err)

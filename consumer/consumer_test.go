@@ -13,12 +13,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesis-go/kinesis/checkpoint"
-	"github.com/kinesis-go/kinesis/internal/kinesisfake"
 	"github.com/kinesis-go/kinesis/internal/testbed"
+	"github.com/kinesis-go/kinesis/kinesistest"
 )
 
 func TestRunFailsFastWhenTheStreamDoesNotExist(t *testing.T) {
-	fake := kinesisfake.New()
+	fake := kinesistest.NewServer(t).Kinesis()
 	c, err := New(fake, "missing", checkpoint.NewMemory(), NewFunc(func(context.Context, string, []Record) error { return nil }))
 	if err != nil {
 		t.Fatal(err)
@@ -47,11 +47,9 @@ func TestRunTwiceAtOnceIsRefused(t *testing.T) {
 
 func TestRunReportsTheDeniedKinesisAction(t *testing.T) {
 	fake, stream := newFakeStream(t, 1)
-	fake.SetCallHook(func(ctx context.Context, op kinesisfake.Op, in any) error {
-		if op == kinesisfake.OpListShards {
-			return &types.AccessDeniedException{Message: aws.String("User: arn:aws:iam::1:user/x is not authorized to perform: kinesis:ListShards")}
-		}
-		return nil
+	fake.Control(kinesistest.OpListShards, func(c *kinesistest.Call) (any, error, bool) {
+		c.KeepControl()
+		return nil, &types.AccessDeniedException{Message: aws.String("User: arn:aws:iam::1:user/x is not authorized to perform: kinesis:ListShards")}, true
 	})
 	c, err := New(fake, stream, checkpoint.NewMemory(), NewFunc(func(context.Context, string, []Record) error { return nil }), fastOptions(t, "w1")...)
 	if err != nil {

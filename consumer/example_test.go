@@ -16,15 +16,23 @@ import (
 
 	"github.com/kinesis-go/kinesis/checkpoint"
 	"github.com/kinesis-go/kinesis/consumer"
-	"github.com/kinesis-go/kinesis/internal/kinesisfake"
+	"github.com/kinesis-go/kinesis/kinesistest"
 )
 
-// A consumer that prints each record, against an in-memory Kinesis and lease store.
+// A consumer that prints each record, against an in-process Kinesis (package
+// kinesistest) and an in-memory lease store.
 func Example() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	client := kinesisfake.New() // in production: kinesis.NewFromConfig(cfg)
-	client.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("trades"), ShardCount: aws.Int32(1)})
+	srv, err := kinesistest.Start() // in a test: kinesistest.NewServer(t)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	if err := srv.CreateStream("trades", 1); err != nil {
+		log.Fatal(err)
+	}
+	client := srv.Client() // in production: kinesis.NewFromConfig(cfg)
 	for _, trade := range []string{"BUY 10 ACME", "SELL 5 ACME", "BUY 1 INITECH"} {
 		client.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("trades"), PartitionKey: aws.String("acme"), Data: []byte(trade)})
 	}

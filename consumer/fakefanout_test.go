@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
-	"github.com/kinesis-go/kinesis/internal/kinesisfake"
+	"github.com/kinesis-go/kinesis/kinesistest"
 )
 
 // fakeFanOut is enhanced fan-out over the in-memory Kinesis: each subscription reads the
@@ -23,7 +23,7 @@ import (
 // and carries the ChildShards, which kinesis-mock cannot produce over SubscribeToShard.
 // A subscription ends (like AWS's after 5 minutes) after eventsPerSubscription events.
 type fakeFanOut struct {
-	*kinesisfake.Kinesis
+	*kinesistest.Kinesis
 	eventsPerSubscription int
 
 	subscriptions atomic.Int32

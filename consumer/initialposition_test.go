@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/kinesis-go/kinesis/checkpoint"
-	"github.com/kinesis-go/kinesis/internal/kinesisfake"
+	"github.com/kinesis-go/kinesis/kinesistest"
 )
 
 func TestInitialPositionLatestSkipsWhatWasPutBefore(t *testing.T) {
@@ -20,11 +20,11 @@ func TestInitialPositionLatestSkipsWhatWasPutBefore(t *testing.T) {
 	reading := make(chan struct{})
 	var once sync.Once
 	var reads atomic.Int32
-	fake.SetGetRecordsHook(func(ctx context.Context, in *kinesis.GetRecordsInput) error {
+	fake.Control(kinesistest.OpGetRecords, func(*kinesistest.Call) (any, error, bool) {
 		if reads.Add(1) == 2 { // both shards have their LATEST iterator
 			once.Do(func() { close(reading) })
 		}
-		return nil
+		return nil, nil, false
 	})
 	r := newRecorder()
 	c, err := New(fake, stream, checkpoint.NewMemory(), r.factory("w1"), fastOptions(t, "w1", func(o *Options) { o.InitialPosition = InitialPositionLatest })...)
@@ -42,9 +42,9 @@ func TestInitialPositionLatestSkipsWhatWasPutBefore(t *testing.T) {
 func TestInitialPositionAtTimestamp(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	fake := kinesisfake.New(func(o *kinesisfake.Options) {
+	fake := kinesistest.NewServer(t, func(o *kinesistest.Options) {
 		o.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	})
+	}).Kinesis()
 	if _, err := fake.CreateStream(context.Background(), &kinesis.CreateStreamInput{StreamName: aws.String("s"), ShardCount: aws.Int32(2)}); err != nil {
 		t.Fatal(err)
 	}

@@ -13,22 +13,23 @@ import (
 
 	"github.com/kinesis-go/kinesis/checkpoint"
 	"github.com/kinesis-go/kinesis/internal/faults"
-	"github.com/kinesis-go/kinesis/internal/kinesisfake"
 	"github.com/kinesis-go/kinesis/internal/testbed"
+	"github.com/kinesis-go/kinesis/kinesistest"
 )
 
 func TestGetRecordsThrottlingAndExpiredIteratorsLoseNothing(t *testing.T) {
 	fake, stream := newFakeStream(t, 2)
 	want := putRecords(t, fake, stream, 8, 120, "a")
 	var n atomic.Int32
-	fake.SetGetRecordsHook(func(ctx context.Context, in *kinesis.GetRecordsInput) error {
+	fake.Control(kinesistest.OpGetRecords, func(c *kinesistest.Call) (any, error, bool) {
+		c.KeepControl()
 		switch n.Add(1) % 5 {
 		case 1:
-			return &types.ProvisionedThroughputExceededException{Message: aws.String("Rate exceeded for shard")}
+			return nil, &types.ProvisionedThroughputExceededException{Message: aws.String("Rate exceeded for shard")}, true
 		case 3:
-			return &types.ExpiredIteratorException{Message: aws.String("Iterator expired")}
+			return nil, &types.ExpiredIteratorException{Message: aws.String("Iterator expired")}, true
 		}
-		return nil
+		return nil, nil, false
 	})
 	r := newRecorder()
 	c, err := New(fake, stream, checkpoint.NewMemory(), r.factory("w1"), fastOptions(t, "w1", func(o *Options) { o.MaxRecords = 7 })...)
@@ -44,8 +45,8 @@ func TestGetRecordsThrottlingAndExpiredIteratorsLoseNothing(t *testing.T) {
 	if r.total() != len(want) {
 		t.Errorf("%d deliveries of %d records: a new iterator must start after the last record read", r.total(), len(want))
 	}
-	if fake.Stats().Calls[kinesisfake.OpGetShardIterator] < 3 {
-		t.Errorf("expired iterators were not replaced: %d GetShardIterator calls", fake.Stats().Calls[kinesisfake.OpGetShardIterator])
+	if fake.Stats().Calls[kinesistest.OpGetShardIterator] < 3 {
+		t.Errorf("expired iterators were not replaced: %d GetShardIterator calls", fake.Stats().Calls[kinesistest.OpGetShardIterator])
 	}
 }
 

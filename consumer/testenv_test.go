@@ -18,8 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesis-go/kinesis/checkpoint"
-	"github.com/kinesis-go/kinesis/internal/kinesisfake"
 	"github.com/kinesis-go/kinesis/internal/testbed"
+	"github.com/kinesis-go/kinesis/kinesistest"
 )
 
 // testLogger returns a logger for consumers in tests: warnings and errors go to the test
@@ -89,7 +89,7 @@ func testOptions(t testing.TB, worker string, extra ...func(*Options)) []func(*O
 	}}, extra...)
 }
 
-// putter is *kinesis.Client or *kinesisfake.Kinesis.
+// putter is *kinesis.Client or *kinesistest.Kinesis.
 type putter interface {
 	PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error)
 }
@@ -187,9 +187,9 @@ func emulators(t testing.TB) *testbed.Env {
 }
 
 // newFakeStream returns an in-memory Kinesis with one stream of the given shard count.
-func newFakeStream(t testing.TB, shards int32) (*kinesisfake.Kinesis, string) {
+func newFakeStream(t testing.TB, shards int32) (*kinesistest.Kinesis, string) {
 	t.Helper()
-	fake := kinesisfake.New()
+	fake := kinesistest.NewServer(t).Kinesis()
 	if _, err := fake.CreateStream(context.Background(), &kinesis.CreateStreamInput{StreamName: aws.String("s"), ShardCount: aws.Int32(shards)}); err != nil {
 		t.Fatal(err)
 	}

@@ -6,30 +6,32 @@ import (
 	"log"
 	"sync/atomic"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
-	"github.com/kinesis-go/kinesis/internal/kinesisfake"
+	"github.com/kinesis-go/kinesis/kinesistest"
 	"github.com/kinesis-go/kinesis/producer"
 )
 
-// newStream returns an in-memory stream for the examples. In production, pass a
-// *kinesis.Client: kinesis.NewFromConfig(cfg).
-func newStream(name string, shards int32) *kinesisfake.Kinesis {
-	client := kinesisfake.New()
-	_, err := client.CreateStream(context.Background(), &kinesis.CreateStreamInput{
-		StreamName: aws.String(name), ShardCount: aws.Int32(shards),
-	})
+// newStream returns a client of an in-process Kinesis (package kinesistest)
+// holding the stream, for the examples. In production, pass a *kinesis.Client
+// made with kinesis.NewFromConfig(cfg); in a test, use kinesistest.NewServer(t).
+// Close the server when done.
+func newStream(name string, shards int) (*kinesis.Client, *kinesistest.Server) {
+	srv, err := kinesistest.Start()
 	if err != nil {
 		log.Fatal(err)
 	}
-	return client
+	if err := srv.CreateStream(name, shards); err != nil {
+		log.Fatal(err)
+	}
+	return srv.Client(), srv
 }
 
 // Put records asynchronously, count the results in the callback, and Close to flush.
 func Example() {
 	ctx := context.Background()
-	client := newStream("trades", 4)
+	client, srv := newStream("trades", 4)
+	defer srv.Close()
 
 	p, err := producer.New(client, "trades")
 	if err != nil {
@@ -68,7 +70,8 @@ func Example() {
 // RecordMaxBufferedTime, shortens the wait for other records to share the request.
 func ExampleProducer_PutSync() {
 	ctx := context.Background()
-	client := newStream("orders", 2)
+	client, srv := newStream("orders", 2)
+	defer srv.Close()
 	p, err := producer.New(client, "orders")
 	if err != nil {
 		log.Fatal(err)

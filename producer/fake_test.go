@@ -10,15 +10,15 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/kinesis-go/kinesis/aggregation"
-	"github.com/kinesis-go/kinesis/internal/kinesisfake"
+	"github.com/kinesis-go/kinesis/kinesistest"
 )
 
-// fakeKinesis is the in-memory Kinesis of internal/kinesisfake with one stream and
+// fakeKinesis is the in-process Kinesis of package kinesistest with one stream and
 // the fault hooks the producer's unit tests need: per-call errors, per-entry error
 // codes, ambiguous failures (written, then an error), failing shard listings, and
 // small ListShards pages. Set the hooks before the producer starts.
 type fakeKinesis struct {
-	*kinesisfake.Kinesis
+	*kinesistest.Kinesis
 	stream   string
 	pageSize int32
 
@@ -43,7 +43,12 @@ func newFakeKinesis(stream string, shards int) *fakeKinesis {
 
 // newFakeKinesisWith creates the stream with a max record size of maxKiB (0: 1 MiB).
 func newFakeKinesisWith(stream string, shards int, maxKiB int32) *fakeKinesis {
-	k := kinesisfake.New()
+	// Start runs no goroutine while only the in-process API is used: nothing to close.
+	srv, err := kinesistest.Start()
+	if err != nil {
+		panic(err)
+	}
+	k := srv.Kinesis()
 	in := &kinesis.CreateStreamInput{StreamName: aws.String(stream), ShardCount: aws.Int32(int32(shards))}
 	if maxKiB > 0 {
 		in.MaxRecordSizeInKiB = aws.Int32(maxKiB)
@@ -51,18 +56,14 @@ func newFakeKinesisWith(stream string, shards int, maxKiB int32) *fakeKinesis {
 	if _, err := k.CreateStream(context.Background(), in); err != nil {
 		panic(err)
 	}
-	k.SetPutRecordsHook(func(ctx context.Context, in *kinesis.PutRecordsInput) (map[int]string, error) {
-		codes, _ := ctx.Value(entryCodesKey{}).([]string)
-		var failed map[int]string
-		for i, c := range codes {
-			if c != "" {
-				if failed == nil {
-					failed = make(map[int]string)
-				}
-				failed[i] = c
+	k.Control(kinesistest.OpPutRecords, func(c *kinesistest.Call) (any, error, bool) {
+		codes, _ := c.Context().Value(entryCodesKey{}).([]string)
+		for i, code := range codes {
+			if code != "" {
+				c.FailRecord(i, code)
 			}
 		}
-		return failed, nil
+		return nil, nil, false
 	})
 	return &fakeKinesis{Kinesis: k, stream: stream, pageSize: 1000}
 }
