@@ -4,7 +4,7 @@
 // the libraries compared against never enter the main module's dependencies.
 //
 //   - BenchmarkProducer: our producer vs github.com/a8m/kinesis-producer through
-//     the same fake Kinesis HTTP endpoint (kinesisfake in a child process), with
+//     the same fake Kinesis HTTP endpoint (kinesistest in a child process), with
 //     TestProducerCorrectness and the lost-%/pk-rewritten-%/wrong-shard-% metrics
 //     reading back and deaggregating what reached each shard.
 //   - BenchmarkAggregation: producer-side aggregation per record against the

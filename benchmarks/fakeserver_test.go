@@ -36,7 +36,7 @@ const (
 	modeStore   = "store"
 )
 
-// serveFake is the child process: it serves a fresh kinesisfake over HTTP on a
+// serveFake is the child process: it serves a fresh kinesistest server over HTTP on a
 // loopback port, prints the URL on stdout and serves until stdin is closed (by
 // the parent, or by the parent's death).
 func serveFake(mode string) int {

@@ -21,23 +21,23 @@ import (
 	"github.com/kinesis-go/kinesis/aggregation"
 	"github.com/kinesis-go/kinesis/cmd/kinesis-agent/internal/config"
 	"github.com/kinesis-go/kinesis/cmd/kinesis-agent/internal/tail"
-	"github.com/kinesis-go/kinesis/internal/kinesisfake"
+	"github.com/kinesis-go/kinesis/kinesistest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var quiet = slog.New(slog.DiscardHandler)
 
-func newFake(t testing.TB, stream string, shards int32) *kinesisfake.Kinesis {
+func newFake(t testing.TB, stream string, shards int32) *kinesistest.Kinesis {
 	t.Helper()
-	k := kinesisfake.New()
+	k := kinesistest.NewServer(t).Kinesis()
 	_, err := k.CreateStream(context.Background(), &kinesis.CreateStreamInput{StreamName: aws.String(stream), ShardCount: aws.Int32(shards)})
 	require.NoError(t, err)
 	return k
 }
 
 // delivered returns the user records stored in the stream, deaggregated.
-func delivered(t testing.TB, k *kinesisfake.Kinesis, stream string) []string {
+func delivered(t testing.TB, k *kinesistest.Kinesis, stream string) []string {
 	t.Helper()
 	var out []string
 	for _, sh := range k.Shards(stream) {

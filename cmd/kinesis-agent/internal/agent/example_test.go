@@ -8,12 +8,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-
 	"github.com/kinesis-go/kinesis/cmd/kinesis-agent/internal/agent"
 	"github.com/kinesis-go/kinesis/cmd/kinesis-agent/internal/config"
-	"github.com/kinesis-go/kinesis/internal/kinesisfake"
+	"github.com/kinesis-go/kinesis/kinesistest"
 )
 
 // An agent shipping one file to an in-process fake Kinesis; the command builds a
@@ -25,8 +22,15 @@ func Example() {
 	defer os.RemoveAll(state)
 	_ = os.WriteFile(filepath.Join(logs, "app.log"), []byte("hello\nworld\n"), 0o644)
 
-	fake := kinesisfake.New()
-	_, _ = fake.CreateStream(context.Background(), &kinesis.CreateStreamInput{StreamName: aws.String("logs"), ShardCount: aws.Int32(1)})
+	srv, err := kinesistest.Start() // an in-process Kinesis; in a test: kinesistest.NewServer(t)
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+	if err := srv.CreateStream("logs", 1); err != nil {
+		panic(err)
+	}
+	fake := srv.Client()
 	cfg, err := config.Parse("agent.json", []byte(`{"statusIntervalMillis": -1, "flows": [{
 		"filePattern": "`+logs+`/*.log", "kinesisStream": "logs", "initialPosition": "START_OF_FILE"}]}`))
 	if err != nil {
