@@ -43,6 +43,9 @@ type Consumer struct {
 	metrics      *metrics
 	running      atomic.Bool
 	readInterval time.Duration // minReadInterval; benchmarks lower it
+	// deliveredWindow is how many Kinesis records delivered since the last checkpoint a
+	// shard remembers for CheckpointAt (defaultDeliveredWindow; tests lower it).
+	deliveredWindow int
 
 	fanOut            FanOutClient  // set for RetrievalFanOut
 	subscribe         subscribeFunc // opens a subscription; tests script it
@@ -90,6 +93,8 @@ func New(client Client, streamName string, store checkpoint.Store, newProcessor 
 		log:          o.Logger.With("stream", streamName, "worker", o.WorkerID),
 		metrics:      m,
 		readInterval: minReadInterval,
+
+		deliveredWindow: defaultDeliveredWindow,
 
 		fanOut:            fc,
 		subscribeInterval: minSubscribeInterval,

@@ -169,9 +169,14 @@
 // # Checkpoints
 //
 // Checkpointer.Checkpoint records the last record delivered so far (SHARD_END inside
-// ShardEnded); CheckpointAt records a given record, which must lie between the last
-// checkpoint and the last delivered record (else ErrInvalidCheckpoint). Both are fenced by
-// the lease: after a loss they fail with ErrLeaseLost and write nothing.
+// ShardEnded); CheckpointAt records a given record, which must be one delivered on this
+// lease after the last checkpoint (else ErrInvalidCheckpoint): a checkpoint that is not a
+// record of the shard would make every later GetShardIterator fail. Each shard remembers
+// the positions delivered since its last checkpoint as runs of subsequence numbers per
+// Kinesis record (batches are contiguous), forgets them at each checkpoint, and keeps at
+// most the last 20,000 Kinesis records; an older position is checked with
+// GetShardIterator. Both are fenced by the lease: after a loss they fail with
+// ErrLeaseLost and write nothing.
 //
 // # Per-record handlers in parallel
 //
@@ -208,7 +213,12 @@
 // # Observability
 //
 // Logs go to Options.Logger (slog.Default() by default): leases taken, lost, released,
-// shard ends, retries and errors, with the attributes stream, worker and shard. Metrics go
+// shard ends, retries and errors, with the attributes stream, worker and shard. A shard
+// that has not been read successfully for a minute (every call fails: a checkpoint that
+// is not a record of the shard, missing permissions, a network that never answers) is
+// logged as an ERROR ("shard cannot be read", with the error code), again every minute
+// while it lasts, and "shard readable again" when it recovers; ReadErrors counts every
+// failed call by shard and code, so an alert on it shows a stuck shard. Metrics go
 // through Options.MeterProvider (OpenTelemetry, no-op by default), instrumentation scope
 // "github.com/kinesis-go/kinesis/consumer", named after the KCL metrics, with the
 // attributes application, stream, worker and, per shard, shard:
@@ -218,6 +228,8 @@
 //	MillisBehindLatest                   gauge     lag of the last GetRecords, per shard
 //	RecordProcessor.processRecords.Time  histogram ms per ProcessRecords call, per shard
 //	RecordProcessor.Errors               counter   failed processor calls, per shard
+//	ReadErrors                           counter   failed GetShardIterator, GetRecords and SubscribeToShard
+//	                                               calls, per shard, operation and code (AWS error code)
 //	CurrentLeases                        gauge     leases held
 //	TotalLeases, ExpiredLeases           gauge     unfinished / expired leases at the last scan
 //	NumWorkers                           gauge     live workers at the last scan
@@ -247,11 +259,13 @@
 // # Permissions
 //
 // kinesis:DescribeStreamSummary, kinesis:ListShards, kinesis:GetShardIterator and
-// kinesis:GetRecords on the stream (with fan-out, instead of the last two:
+// kinesis:GetRecords on the stream. With fan-out, instead of the last two:
 // kinesis:RegisterStreamConsumer and kinesis:DescribeStreamConsumer on the stream,
 // kinesis:DescribeStreamConsumer and kinesis:SubscribeToShard on the consumer ARN, and
-// kinesis:DeregisterStreamConsumer with DeregisterOnShutdown); dynamodb:DescribeTable, GetItem, PutItem, UpdateItem,
-// DeleteItem and Scan on the lease table (and CreateTable to create it). Access denied
-// errors name the missing action (*AccessDeniedError here, checkpoint.AccessDeniedError
-// for the table).
+// kinesis:DeregisterStreamConsumer with DeregisterOnShutdown (kinesis:GetShardIterator
+// only if processors call CheckpointAt on records delivered more than 20,000 Kinesis
+// records before). On the lease table: dynamodb:DescribeTable, GetItem, PutItem,
+// UpdateItem, DeleteItem and Scan (and CreateTable to create it). Access denied errors
+// name the missing action (*AccessDeniedError here, checkpoint.AccessDeniedError for the
+// table).
 package consumer

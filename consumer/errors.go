@@ -18,7 +18,8 @@ var (
 
 	// ErrInvalidCheckpoint is returned by Checkpointer.CheckpointAt for a position that is
 	// not a sequence number, is before the shard's last checkpoint or after the last record
-	// delivered to the processor. Nothing was written.
+	// delivered to the processor, or is not a record delivered on this lease (for example
+	// a sequence number of another shard or stream). Nothing was written.
 	ErrInvalidCheckpoint = errors.New("consumer: invalid checkpoint")
 
 	// ErrInvalidOptions is returned by New for unusable arguments or Options; the message

@@ -217,6 +217,7 @@ func (s *shard) subscribe(ctx context.Context, out chan<- batch) {
 		skip = checkpoint.ExtendedSequenceNumber{}
 	}
 	m := s.w.m
+	health := readHealth{s: s}
 	for ctx.Err() == nil {
 		if wait := time.Until(lastCall.Add(s.w.c.subscribeInterval)); wait > 0 && !sleep(ctx, wait) {
 			return
@@ -234,6 +235,7 @@ func (s *shard) subscribe(ctx context.Context, out chan<- batch) {
 			}
 			m.subscribe.Add(ctx, 1, s.subAttrs[1])
 			failures++
+			health.failed("SubscribeToShard", err)
 			code := errorCode(err)
 			switch {
 			case code == codeResourceInUse:
@@ -270,9 +272,11 @@ func (s *shard) subscribe(ctx context.Context, out chan<- batch) {
 		}
 		if got {
 			failures = 0
+			health.succeeded()
 		}
 		if err != nil {
 			failures++
+			health.failed("SubscribeToShard", err)
 			m.subscriptionErrors.Add(ctx, 1, s.attrs)
 			delay := backoff(failures, retryBase, s.w.opts.MaxRetryBackoff)
 			s.log.Warn("subscription failed; subscribing again after the last event", "after", cont, "attempt", failures, "delay", delay, "error", err)

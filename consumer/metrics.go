@@ -26,6 +26,7 @@ type metrics struct {
 	handoffTime      metric.Float64Histogram
 	renewLease       metric.Int64Counter
 	processorErrors  metric.Int64Counter
+	readErrors       metric.Int64Counter
 
 	subscribe          metric.Int64Counter
 	subscriptionErrors metric.Int64Counter
@@ -67,6 +68,7 @@ func newMetrics(mp metric.MeterProvider, application, stream, worker string) (*m
 		handoffTime:        handoffHist,
 		renewLease:         counter("RenewLease.Success", "{call}", "Lease renewals, with attribute success=true or false."),
 		processorErrors:    counter("RecordProcessor.Errors", "{call}", "RecordProcessor calls that returned an error or panicked, per shard and method (they are retried)."),
+		readErrors:         counter("ReadErrors", "{call}", "Failed GetShardIterator, GetRecords and SubscribeToShard calls, per shard, operation and AWS error code (they are retried); a shard that only fails is stuck."),
 		subscribe:          counter("SubscribeToShard.Success", "{call}", "SubscribeToShard calls (enhanced fan-out), per shard, with attribute success=true or false."),
 		subscriptionErrors: counter("SubscribeToShard.StreamErrors", "{subscription}", "Enhanced fan-out subscriptions that ended with an error after they started, per shard (they are renewed)."),
 		worker: attribute.NewSet(

@@ -132,10 +132,17 @@ type Checkpointer interface {
 	// Checkpoint records the last record delivered to the processor so far (SHARD_END
 	// inside ShardEnded). Nothing is written if that position is already checkpointed.
 	Checkpoint(ctx context.Context) error
-	// CheckpointAt records the given record as processed: it must not be before the last
-	// checkpoint nor after the last record delivered (else ErrInvalidCheckpoint). After a
-	// restart, processing resumes with the record after it, also inside an aggregated
-	// record.
+	// CheckpointAt records the given record as processed. It must name a record delivered
+	// to a processor of this lease (its SequenceNumber and SubSequenceNumber), not before
+	// the last checkpoint nor after the last record delivered; anything else, such as a
+	// sequence number of another shard or stream, fails with ErrInvalidCheckpoint and
+	// writes nothing. After a restart, processing resumes with the record after it, also
+	// inside an aggregated record.
+	//
+	// The records delivered since the last checkpoint are remembered (up to the last
+	// 20,000 Kinesis records); a position older than those is checked with one
+	// GetShardIterator call, which needs kinesis:GetShardIterator also with enhanced
+	// fan-out.
 	CheckpointAt(ctx context.Context, sequenceNumber string, subSequenceNumber int64) error
 }
 

@@ -41,6 +41,7 @@ func (s *shard) read(ctx context.Context, out chan<- batch) {
 		lastCall time.Time
 		failures int
 	)
+	health := readHealth{s: s}
 	skip := s.start // every (seq, subseq) <= skip was processed before
 	if skip.IsSentinel() {
 		skip = checkpoint.ExtendedSequenceNumber{}
@@ -54,6 +55,7 @@ func (s *shard) read(ctx context.Context, out chan<- batch) {
 					return
 				}
 				failures++
+				health.failed("GetShardIterator", err)
 				if errorCode(err) == codeResourceNotFound && s.gone(ctx) {
 					// The shard was trimmed before it was finished: its data is gone. End
 					// it so its children can start.
@@ -81,6 +83,7 @@ func (s *shard) read(ctx context.Context, out chan<- batch) {
 				return
 			}
 			failures++
+			health.failed("GetRecords", err)
 			code := errorCode(err)
 			switch {
 			case throttleCodes[code]:
@@ -103,6 +106,7 @@ func (s *shard) read(ctx context.Context, out chan<- batch) {
 			continue
 		}
 		failures = 0
+		health.succeeded()
 		millis := aws.ToInt64(resp.MillisBehindLatest)
 		s.w.m.millisBehind.Record(ctx, millis, s.attrs)
 		b := batch{millisBehind: millis}

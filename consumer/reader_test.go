@@ -2,14 +2,18 @@ package consumer
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/kinesis-go/kinesis/checkpoint"
 	"github.com/kinesis-go/kinesis/internal/faults"
@@ -138,4 +142,91 @@ func TestThrottlingExpiredIteratorsAndServerErrorsLoseNothing(t *testing.T) {
 	t.Logf("%d records delivered %d times; Kinesis faults: GetRecords %d of %d calls, GetShardIterator %d of %d; DynamoDB faults: UpdateItem %d of %d, Scan %d of %d",
 		len(want), r.total(), kinj.Injected("GetRecords"), kinj.Calls("GetRecords"), kinj.Injected("GetShardIterator"), kinj.Calls("GetShardIterator"),
 		dinj.Injected("UpdateItem"), dinj.Calls("UpdateItem"), dinj.Injected("Scan"), dinj.Calls("Scan"))
+}
+
+// A shard that cannot be read (here: GetShardIterator refuses the checkpoint, as it does
+// for a sequence number of another shard) must be loud: every failed call is counted by
+// shard, operation and error code, and after stuckReadAfter without a successful read an
+// ERROR names the shard and the error; a recovery is logged too.
+func TestAShardThatCannotBeReadIsLoggedAsAnErrorAndCountedByCode(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fake, stream := newFakeStream(t, 2)
+		putRecords(t, fake, stream, 8, 40, "a")
+		const stuck, healthy = "shardId-000000000000", "shardId-000000000001"
+		var failing atomic.Bool
+		failing.Store(true)
+		fake.SetCallHook(func(ctx context.Context, op kinesisfake.Op, in any) error {
+			if op == kinesisfake.OpGetShardIterator && aws.ToString(in.(*kinesis.GetShardIteratorInput).ShardId) == stuck && failing.Load() {
+				return &types.InvalidArgumentException{Message: aws.String("Unable to find record with provided SequenceNumber")}
+			}
+			return nil
+		})
+		reader := sdkmetric.NewManualReader()
+		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+		defer mp.Shutdown(context.Background())
+		var logs syncBuffer
+		c, err := New(fake, stream, checkpoint.NewMemory(), NewFunc(func(context.Context, string, []Record) error { return nil }), fastOptions(t, "w1", func(o *Options) {
+			o.MeterProvider = mp
+			o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		})...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- c.Run(ctx) }()
+		defer func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		}()
+
+		stuckLines := func() []string {
+			var out []string
+			for line := range strings.Lines(logs.String()) {
+				if strings.Contains(line, "level=ERROR") && strings.Contains(line, "cannot be read") {
+					out = append(out, line)
+				}
+			}
+			return out
+		}
+		time.Sleep(stuckReadAfter - time.Second)
+		synctest.Wait()
+		if got := stuckLines(); len(got) > 0 {
+			t.Errorf("stuck shard logged before %v: %q", stuckReadAfter, got)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		got := stuckLines()
+		if len(got) != 1 || !strings.Contains(got[0], "shard="+stuck) || !strings.Contains(got[0], "InvalidArgumentException") {
+			t.Errorf("after %v: want one ERROR naming %s and the error code, got %q", stuckReadAfter, stuck, got)
+		}
+		ints, _ := collect(t, reader)
+		var n int64
+		for _, p := range ints["ReadErrors"] {
+			shard, _ := p.Attributes.Value("shard")
+			op, _ := p.Attributes.Value("operation")
+			code, _ := p.Attributes.Value("code")
+			if shard.AsString() != stuck || op.AsString() != "GetShardIterator" || code.AsString() != "InvalidArgumentException" {
+				t.Errorf("unexpected ReadErrors point %v = %d", p.Attributes.ToSlice(), p.Value)
+			}
+			n += p.Value
+		}
+		if n < 10 {
+			t.Errorf("ReadErrors{shard=%s, operation=GetShardIterator, code=InvalidArgumentException} = %d after a minute of failures", stuck, n)
+		}
+
+		time.Sleep(stuckReadAfter)
+		synctest.Wait()
+		if got := stuckLines(); len(got) != 2 {
+			t.Errorf("want the ERROR repeated once per %v while the shard cannot be read, got %d lines", stuckReadAfter, len(got))
+		}
+		failing.Store(false)
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if !strings.Contains(logs.String(), "readable again") {
+			t.Error("no log line when the shard became readable again")
+		}
+	})
 }

@@ -45,8 +45,9 @@ type shard struct {
 	inCall    atomic.Pointer[string] // the RecordProcessor method running, nil between calls
 	abandoned atomic.Bool            // Run returned without this goroutine: no more processor calls
 
-	posMu     sync.Mutex
-	delivered checkpoint.ExtendedSequenceNumber // last record passed to ProcessRecords; SHARD_END at the end
+	posMu        sync.Mutex
+	delivered    checkpoint.ExtendedSequenceNumber // last record passed to ProcessRecords; SHARD_END at the end
+	deliveredLog deliveredLog                      // records passed since the last checkpoint
 
 	start     checkpoint.ExtendedSequenceNumber // checkpoint when taken
 	parents   []string                          // parent shards, from the lease when taken
@@ -70,6 +71,7 @@ func newShard(ctx context.Context, w *worker, l checkpoint.Lease, sent time.Time
 		start:        l.Checkpoint,
 		parents:      l.ParentShardIDs,
 		exited:       make(chan struct{}),
+		deliveredLog: deliveredLog{max: w.c.deliveredWindow},
 	}
 	s.ctx, s.cancel = context.WithCancelCause(ctx)
 	s.handoff.out = make(chan struct{})
@@ -224,8 +226,9 @@ func (s *shard) largestDelivered() checkpoint.ExtendedSequenceNumber {
 }
 
 // writeCheckpoint writes pos if it is beyond the last checkpoint. explicit: pos was chosen
-// by the processor and must lie between the last checkpoint and the largest delivered.
-func (s *shard) writeCheckpoint(ctx context.Context, pos checkpoint.ExtendedSequenceNumber, explicit bool) error {
+// by the processor and must lie between the last checkpoint and the largest delivered,
+// and name a delivered record (st, what the delivered log said of it).
+func (s *shard) writeCheckpoint(ctx context.Context, pos checkpoint.ExtendedSequenceNumber, explicit bool, st deliveredStatus) error {
 	largest := s.largestDelivered()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -246,12 +249,17 @@ func (s *shard) writeCheckpoint(ctx context.Context, pos checkpoint.ExtendedSequ
 	if pos.IsZero() || pos.Compare(s.checkpointed) <= 0 {
 		return nil
 	}
+	if explicit && !pos.IsShardEnd() && st == notDelivered {
+		return fmt.Errorf("%w: shard %s: %s was not delivered on this lease (a sequence number of another shard or stream, or a subsequence number its record does not have)",
+			ErrInvalidCheckpoint, s.id, pos)
+	}
 	for attempt := 1; ; attempt++ {
 		sent := time.Now()
 		nl, err := s.w.c.store.Checkpoint(ctx, s.lease, pos)
 		if err == nil {
 			s.setLease(nl, sent)
 			s.checkpointed = pos
+			s.trimDelivered(pos)
 			return nil
 		}
 		old := s.lease.Counter
@@ -261,6 +269,7 @@ func (s *shard) writeCheckpoint(ctx context.Context, pos checkpoint.ExtendedSequ
 			return fmt.Errorf("%w: shard %s: %w", ErrLeaseLost, s.id, err)
 		case ok && cur.Checkpoint.Compare(pos) == 0:
 			s.lastWrite = sent // it landed
+			s.trimDelivered(pos)
 			return nil
 		case ok && cur.Counter != old && attempt == 1 && ctx.Err() == nil:
 			continue // an earlier write had landed: try again with the current counter
@@ -273,7 +282,7 @@ func (s *shard) writeCheckpoint(ctx context.Context, pos checkpoint.ExtendedSequ
 type shardCheckpointer struct{ s *shard }
 
 func (c *shardCheckpointer) Checkpoint(ctx context.Context) error {
-	return c.s.writeCheckpoint(ctx, c.s.largestDelivered(), false)
+	return c.s.writeCheckpoint(ctx, c.s.largestDelivered(), false, wasDelivered)
 }
 
 func (c *shardCheckpointer) CheckpointAt(ctx context.Context, sequenceNumber string, subSequenceNumber int64) error {
@@ -284,7 +293,16 @@ func (c *shardCheckpointer) CheckpointAt(ctx context.Context, sequenceNumber str
 	if pos.IsSentinel() && !pos.IsShardEnd() {
 		return fmt.Errorf("%w: shard %s: %s is not a record position", ErrInvalidCheckpoint, c.s.id, sequenceNumber)
 	}
-	return c.s.writeCheckpoint(ctx, pos, true)
+	st := c.s.deliveredStatus(pos)
+	if st == maybeDelivered {
+		// Delivered long ago or never: Kinesis knows whether it is a record of the shard
+		// (asked outside the lease's lock, which renewals need).
+		if err := c.s.checkOnShard(ctx, pos); err != nil {
+			return err
+		}
+		st = wasDelivered
+	}
+	return c.s.writeCheckpoint(ctx, pos, true, st)
 }
 
 // exit reasons of a shard's processing
@@ -457,8 +475,7 @@ func (s *shard) process(pp *RecordProcessor) exitReason {
 
 // deliver passes one batch to ProcessRecords, retrying it until it is accepted.
 func (s *shard) deliver(p RecordProcessor, b batch) bool {
-	last := b.records[len(b.records)-1]
-	s.setDelivered(checkpoint.ExtendedSequenceNumber{SequenceNumber: last.SequenceNumber, SubSequenceNumber: last.SubSequenceNumber})
+	s.recordDelivered(b.records)
 	in := ProcessRecordsInput{ShardID: s.id, Records: b.records, Checkpointer: s.cp, MillisBehindLatest: b.millisBehind}
 	start := time.Now()
 	if !s.retry("ProcessRecords", func() error { return p.ProcessRecords(s.ctx, in) }) {
@@ -569,7 +586,7 @@ func (s *shard) end(p RecordProcessor, children []types.ChildShard) bool {
 		return false
 	}
 	for attempt := 1; ; attempt++ {
-		err := s.writeCheckpoint(ctx, checkpoint.PositionShardEnd, false)
+		err := s.writeCheckpoint(ctx, checkpoint.PositionShardEnd, false, wasDelivered)
 		if err == nil {
 			break
 		}
