@@ -105,7 +105,9 @@
 //
 // # Reading
 //
-// Each shard is polled with GetShardIterator and GetRecords (Limit MaxRecords), at most
+// Each shard is polled with GetShardIterator and GetRecords (Limit MaxRecords Kinesis
+// records; each result is deaggregated into one ProcessRecords call, or into calls of at
+// most MaxUserRecords user records when that is set), at most
 // five calls per second per shard (the service limit); after an empty read at the tip the
 // reader waits IdleTimeBetweenReads. The reader holds at most MaxPrefetchBatches results
 // ahead of the processor, so a slow processor costs bounded memory. A shard resumes at its

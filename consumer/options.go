@@ -177,7 +177,22 @@ type Options struct {
 	// MaxRecords is the Limit of each GetRecords call (1..10000). Default 10000. Lower it
 	// to make batches (and the memory of prefetched batches) smaller. Polling only: with
 	// RetrievalFanOut Kinesis decides the size of each event.
+	//
+	// It counts Kinesis records. With KPL aggregation each Kinesis record holds many user
+	// records, and a batch (one GetRecords result, up to 10 MiB) is deaggregated whole
+	// into one ProcessRecords call: with small records that is tens of thousands of user
+	// records (100-byte records in 50 KiB aggregates: about 450 per Kinesis record, so
+	// already 9,000 in 20 aggregates). NewFunc checkpoints once per call, so this is also
+	// what is processed again after a failover. Use MaxUserRecords to bound the user
+	// records per call.
 	MaxRecords int32
+
+	// MaxUserRecords caps the user records passed to one ProcessRecords call: a larger
+	// deaggregated batch is passed in several consecutive calls, in order, each
+	// checkpointed on its own by NewFunc. Default 0: no cap, each call gets a whole
+	// GetRecords result (or fan-out event). Set it when the work per call must be
+	// bounded (a transaction, a request, the records reprocessed after a failover).
+	MaxUserRecords int
 
 	// IdleTimeBetweenReads is how long a shard's reader waits after a GetRecords call that
 	// returned no records at the tip of the shard. Calls that return records are repeated
@@ -358,6 +373,9 @@ func (o *Options) resolve(streamName string) error {
 	case BalanceByThroughput, BalanceByLeaseCount:
 	default:
 		return fmt.Errorf("%w: Balancing %q is not one of THROUGHPUT, LEASE_COUNT", ErrInvalidOptions, o.Balancing)
+	}
+	if o.MaxUserRecords < 0 {
+		return fmt.Errorf("%w: MaxUserRecords %d is negative; use 0 for no cap", ErrInvalidOptions, o.MaxUserRecords)
 	}
 	if o.MaxLeasesForWorker < 0 {
 		return fmt.Errorf("%w: MaxLeasesForWorker %d is negative; use 0 for no cap", ErrInvalidOptions, o.MaxLeasesForWorker)

@@ -79,6 +79,9 @@ func TestNewValidatesItsArguments(t *testing.T) {
 		"negative max": func() (*Consumer, error) {
 			return New(fake, "s", store, proc, func(o *Options) { o.MaxLeasesForWorker = -1 })
 		},
+		"negative max user records": func() (*Consumer, error) {
+			return New(fake, "s", store, proc, func(o *Options) { o.MaxUserRecords = -1 })
+		},
 	} {
 		if _, err := call(); !errors.Is(err, ErrInvalidOptions) {
 			t.Errorf("%s: got %v, want ErrInvalidOptions", name, err)
@@ -90,7 +93,8 @@ func TestNewValidatesItsArguments(t *testing.T) {
 	}
 	o := c.opts
 	if o.FailoverTime != 10*time.Second || o.LeaseTakeInterval != time.Second || o.MaxRecords != 10000 || o.InitialPosition != InitialPositionLatest ||
-		o.ShardSyncInterval != time.Minute || o.MaxPrefetchBatches != 3 || o.ApplicationName != "s" || !strings.Contains(o.WorkerID, "-") {
+		o.ShardSyncInterval != time.Minute || o.MaxPrefetchBatches != 3 || o.ApplicationName != "s" || !strings.Contains(o.WorkerID, "-") ||
+		o.MaxUserRecords != 0 {
 		t.Errorf("defaults: %+v", o)
 	}
 }

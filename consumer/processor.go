@@ -152,6 +152,11 @@ type Checkpointer interface {
 // error the same batch is passed again after a backoff. At the end of a shard SHARD_END
 // is checkpointed. fn's ctx is cancelled when the lease is lost or the worker shuts down.
 //
+// A batch is one GetRecords result deaggregated: up to Options.MaxRecords Kinesis
+// records, which with KPL aggregation can be tens of thousands of user records, all
+// processed again if the worker fails before the checkpoint. Options.MaxUserRecords
+// bounds the records per call, and so the checkpoint granularity.
+//
 // A checkpoint that fails after fn accepted a batch (the worker is shutting down, so
 // fn's ctx is cancelled; DynamoDB throttles) is written again at a graceful shutdown,
 // while the lease is still held, unless the next batch's checkpoint covers it first; at

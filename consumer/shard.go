@@ -473,19 +473,46 @@ func (s *shard) process(pp *RecordProcessor) exitReason {
 	}
 }
 
-// deliver passes one batch to ProcessRecords, retrying it until it is accepted.
+// deliver passes one batch to ProcessRecords, in calls of at most MaxUserRecords user
+// records, retrying each until it is accepted.
 func (s *shard) deliver(p RecordProcessor, b batch) bool {
-	s.recordDelivered(b.records)
-	in := ProcessRecordsInput{ShardID: s.id, Records: b.records, Checkpointer: s.cp, MillisBehindLatest: b.millisBehind}
+	records := b.records
+	for len(records) > 0 {
+		if s.ctx.Err() != nil {
+			return false
+		}
+		n := len(records)
+		if limit := s.w.opts.MaxUserRecords; limit > 0 && n > limit {
+			n = limit
+		}
+		bytes := b.bytes
+		if n < len(b.records) {
+			bytes = 0
+			for i := range n {
+				bytes += len(records[i].Data)
+			}
+		}
+		if !s.deliverCall(p, records[:n:n], bytes, b.millisBehind) {
+			return false
+		}
+		records = records[n:]
+	}
+	return true
+}
+
+// deliverCall passes records to one ProcessRecords call, retried until it is accepted.
+func (s *shard) deliverCall(p RecordProcessor, records []Record, bytes int, millisBehind int64) bool {
+	s.recordDelivered(records)
+	in := ProcessRecordsInput{ShardID: s.id, Records: records, Checkpointer: s.cp, MillisBehindLatest: millisBehind}
 	start := time.Now()
 	if !s.retry("ProcessRecords", func() error { return p.ProcessRecords(s.ctx, in) }) {
 		return false
 	}
 	ctx := context.Background()
 	s.w.m.processTime.Record(ctx, float64(time.Since(start).Microseconds())/1000, s.attrs)
-	s.w.m.recordsProcessed.Add(ctx, int64(len(b.records)), s.attrs)
-	s.w.m.bytesProcessed.Add(ctx, int64(b.bytes), s.attrs)
-	s.meter.add(b.bytes)
+	s.w.m.recordsProcessed.Add(ctx, int64(len(records)), s.attrs)
+	s.w.m.bytesProcessed.Add(ctx, int64(bytes), s.attrs)
+	s.meter.add(bytes)
 	return true
 }
 
