@@ -44,7 +44,7 @@ type Consumer struct {
 	running      atomic.Bool
 	readInterval time.Duration // minReadInterval; benchmarks lower it
 	// deliveredWindow is how many Kinesis records delivered since the last checkpoint a
-	// shard remembers for CheckpointAt (defaultDeliveredWindow; tests lower it).
+	// shard remembers for CheckpointAt (see deliveredWindow; tests lower it).
 	deliveredWindow int
 
 	fanOut            FanOutClient  // set for RetrievalFanOut
@@ -94,7 +94,7 @@ func New(client Client, streamName string, store checkpoint.Store, newProcessor 
 		metrics:      m,
 		readInterval: minReadInterval,
 
-		deliveredWindow: defaultDeliveredWindow,
+		deliveredWindow: deliveredWindow(&o),
 
 		fanOut:            fc,
 		subscribeInterval: minSubscribeInterval,

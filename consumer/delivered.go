@@ -12,10 +12,15 @@ import (
 	"github.com/kinesis-go/kinesis/checkpoint"
 )
 
-// defaultDeliveredWindow is how many Kinesis records delivered since the last
-// checkpoint a shard remembers to validate CheckpointAt: about 90 bytes each, so at most
-// about 2 MB per shard, and only for a processor that does not checkpoint for that long.
-const defaultDeliveredWindow = 20000
+// deliveredWindow is how many Kinesis records delivered since the last checkpoint a
+// shard remembers to validate CheckpointAt: as many as NewRecordFunc may hold unfinished
+// ((2×MaxPrefetchBatches+2)×MaxRecords, 80,000 with the defaults), so that its
+// low-watermark checkpoints never need Kinesis. About 90 bytes each (7 MB per shard with
+// the defaults, reached only by a processor that does not checkpoint for that long, and
+// small next to the batches a shard may hold).
+func deliveredWindow(o *Options) int {
+	return (2*o.MaxPrefetchBatches + 2) * int(o.MaxRecords)
+}
 
 // deliveredRun is a run of delivered user records of one Kinesis record: the
 // subsequence numbers from..to (0..0 for a record that is not aggregated).

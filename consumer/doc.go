@@ -176,8 +176,8 @@
 // record of the shard would make every later GetShardIterator fail. Each shard remembers
 // the positions delivered since its last checkpoint as runs of subsequence numbers per
 // Kinesis record (batches are contiguous), forgets them at each checkpoint, and keeps at
-// most the last 20,000 Kinesis records; an older position is checked with
-// GetShardIterator. Both are fenced by the lease: after a loss they fail with
+// most the last (2×MaxPrefetchBatches+2)×MaxRecords Kinesis records (80,000 by default,
+// about 90 bytes each); an older position is checked with GetShardIterator. Both are fenced by the lease: after a loss they fail with
 // ErrLeaseLost and write nothing.
 //
 // # Per-record handlers in parallel
@@ -265,8 +265,8 @@
 // kinesis:RegisterStreamConsumer and kinesis:DescribeStreamConsumer on the stream,
 // kinesis:DescribeStreamConsumer and kinesis:SubscribeToShard on the consumer ARN, and
 // kinesis:DeregisterStreamConsumer with DeregisterOnShutdown (kinesis:GetShardIterator
-// only if processors call CheckpointAt on records delivered more than 20,000 Kinesis
-// records before). On the lease table: dynamodb:DescribeTable, GetItem, PutItem,
+// only if processors call CheckpointAt on records delivered more than
+// (2×MaxPrefetchBatches+2)×MaxRecords Kinesis records before). On the lease table: dynamodb:DescribeTable, GetItem, PutItem,
 // UpdateItem, DeleteItem and Scan (and CreateTable to create it). Access denied errors
 // name the missing action (*AccessDeniedError here, checkpoint.AccessDeniedError for the
 // table).

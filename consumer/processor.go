@@ -139,10 +139,10 @@ type Checkpointer interface {
 	// writes nothing. After a restart, processing resumes with the record after it, also
 	// inside an aggregated record.
 	//
-	// The records delivered since the last checkpoint are remembered (up to the last
-	// 20,000 Kinesis records); a position older than those is checked with one
-	// GetShardIterator call, which needs kinesis:GetShardIterator also with enhanced
-	// fan-out.
+	// The records delivered since the last checkpoint are remembered, up to the last
+	// (2×MaxPrefetchBatches+2)×MaxRecords Kinesis records (80,000 by default); a position
+	// older than those is checked with one GetShardIterator call, which needs
+	// kinesis:GetShardIterator also with enhanced fan-out.
 	CheckpointAt(ctx context.Context, sequenceNumber string, subSequenceNumber int64) error
 }
 
