@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesis-go/kinesis/checkpoint"
+	"github.com/kinesis-go/kinesis/internal/kinesisfake"
 )
 
 func TestCheckpointAtAcceptsOnlyPositionsBetweenLastCheckpointAndLastDelivered(t *testing.T) {
@@ -65,6 +68,58 @@ func TestCheckpointAtAcceptsOnlyPositionsBetweenLastCheckpointAndLastDelivered(t
 	}
 }
 
+// onFirstBatch runs a consumer of the two-shard stream whose processor of shard 0 calls
+// check with its first batch, and returns what check returned (a set-up failure as an
+// error). window > 0 lowers how many delivered Kinesis records a shard remembers.
+func onFirstBatch(t *testing.T, fake *kinesisfake.Kinesis, stream string, window int, check func(ctx context.Context, in ProcessRecordsInput) ([]error, error)) []error {
+	t.Helper()
+	results := make(chan []error, 1)
+	var once sync.Once
+	proc := &scriptedProcessor{process: func(ctx context.Context, in ProcessRecordsInput) error {
+		errs, err := check(ctx, in)
+		if err != nil {
+			errs = []error{fmt.Errorf("test set-up: %w", err)}
+		}
+		once.Do(func() { results <- errs })
+		return nil
+	}}
+	newProc := func(shardID string) RecordProcessor {
+		if shardID == "shardId-000000000000" {
+			return proc
+		}
+		return &scriptedProcessor{}
+	}
+	c, err := New(fake, stream, checkpoint.NewMemory(), newProc, fastOptions(t, "w1")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if window > 0 {
+		c.deliveredWindow = window
+	}
+	stop := runConsumer(t, c)
+	defer stop()
+	select {
+	case errs := <-results:
+		return errs
+	case <-time.After(10 * time.Second):
+		t.Fatal("no batch")
+		return nil
+	}
+}
+
+// sequenceBetween returns the sequence number of a record of recs strictly between lo
+// and hi that is not in skip, or "".
+func sequenceBetween(recs []types.Record, lo, hi string, skip []Record) string {
+	l, h := checkpoint.ExtendedSequenceNumber{SequenceNumber: lo}, checkpoint.ExtendedSequenceNumber{SequenceNumber: hi}
+	for _, r := range recs {
+		p := checkpoint.ExtendedSequenceNumber{SequenceNumber: aws.ToString(r.SequenceNumber)}
+		if p.Compare(l) > 0 && p.Compare(h) < 0 && !slices.ContainsFunc(skip, func(d Record) bool { return d.SequenceNumber == p.SequenceNumber }) {
+			return p.SequenceNumber
+		}
+	}
+	return ""
+}
+
 // CheckpointAt must name a record delivered on this lease: a sequence number of another
 // shard or stream that lies numerically between the last checkpoint and the last record
 // delivered would otherwise be written, and after a restart GetShardIterator would fail
@@ -76,75 +131,31 @@ func TestCheckpointAtRefusesPositionsThatWereNotDelivered(t *testing.T) {
 		t.Fatal(err)
 	}
 	putRecords(t, fake, "other", 1, 40, "o")
-	const shard0 = "shardId-000000000000"
-	store := checkpoint.NewMemory()
-	type call struct {
-		what string
-		pos  checkpoint.ExtendedSequenceNumber
-		want error
-	}
-	results := make(chan map[string]error, 1)
-	proc := &scriptedProcessor{process: func(ctx context.Context, in ProcessRecordsInput) error {
-		first, last := in.Records[0], in.Records[len(in.Records)-1]
-		lo := checkpoint.ExtendedSequenceNumber{SequenceNumber: first.SequenceNumber}
-		hi := checkpoint.ExtendedSequenceNumber{SequenceNumber: last.SequenceNumber}
-		delivered := map[string]bool{}
-		for _, r := range in.Records {
-			delivered[r.SequenceNumber] = true
-		}
-		// between returns a sequence number of recs strictly between the batch's first
-		// and last records that was not delivered.
-		between := func(recs []types.Record) string {
-			for _, r := range recs {
-				p := checkpoint.ExtendedSequenceNumber{SequenceNumber: aws.ToString(r.SequenceNumber)}
-				if p.Compare(lo) > 0 && p.Compare(hi) < 0 && !delivered[p.SequenceNumber] {
-					return p.SequenceNumber
-				}
-			}
-			return ""
-		}
-		otherShard := between(fake.Records(stream, "shardId-000000000001"))
-		otherStream := between(fake.Records("other", shard0))
+	whats := []string{"another shard's sequence number", "another stream's sequence number", "a subsequence number of a plain record", "a delivered record", "the last delivered record"}
+	wants := []error{ErrInvalidCheckpoint, ErrInvalidCheckpoint, ErrInvalidCheckpoint, nil, nil}
+	errs := onFirstBatch(t, fake, stream, 0, func(ctx context.Context, in ProcessRecordsInput) ([]error, error) {
+		first, last := in.Records[0].SequenceNumber, in.Records[len(in.Records)-1].SequenceNumber
+		otherShard := sequenceBetween(fake.Records(stream, "shardId-000000000001"), first, last, in.Records)
+		otherStream := sequenceBetween(fake.Records("other", "shardId-000000000000"), first, last, in.Records)
 		if otherShard == "" || otherStream == "" || len(in.Records) < 3 {
-			return fmt.Errorf("test set-up: no foreign sequence number inside the batch (%d records)", len(in.Records))
+			return nil, fmt.Errorf("no foreign sequence number inside the batch (%d records)", len(in.Records))
 		}
-		calls := []call{
-			{"another shard's sequence number", checkpoint.ExtendedSequenceNumber{SequenceNumber: otherShard}, ErrInvalidCheckpoint},
-			{"another stream's sequence number", checkpoint.ExtendedSequenceNumber{SequenceNumber: otherStream}, ErrInvalidCheckpoint},
-			{"a subsequence number of a plain record", checkpoint.ExtendedSequenceNumber{SequenceNumber: in.Records[1].SequenceNumber, SubSequenceNumber: 1}, ErrInvalidCheckpoint},
-			{"a delivered record", checkpoint.ExtendedSequenceNumber{SequenceNumber: in.Records[1].SequenceNumber}, nil},
-			{"the last delivered record", hi, nil},
-		}
-		got := map[string]error{}
-		for _, c := range calls {
-			err := in.Checkpointer.CheckpointAt(ctx, c.pos.SequenceNumber, c.pos.SubSequenceNumber)
-			if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
-				got[c.what] = fmt.Errorf("CheckpointAt(%s): %v, want %v", c.pos, err, c.want)
-			}
-		}
-		results <- got
-		return nil
-	}}
-	newProc := func(shardID string) RecordProcessor {
-		if shardID == shard0 {
-			return proc
-		}
-		return &scriptedProcessor{}
+		cp := in.Checkpointer
+		return []error{
+			cp.CheckpointAt(ctx, otherShard, 0),
+			cp.CheckpointAt(ctx, otherStream, 0),
+			cp.CheckpointAt(ctx, in.Records[1].SequenceNumber, 1),
+			cp.CheckpointAt(ctx, in.Records[1].SequenceNumber, 0),
+			cp.CheckpointAt(ctx, last, 0),
+		}, nil
+	})
+	if len(errs) != len(wants) {
+		t.Fatalf("%v", errs)
 	}
-	c, err := New(fake, stream, store, newProc, fastOptions(t, "w1")...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := runConsumer(t, c)
-	var got map[string]error
-	select {
-	case got = <-results:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no batch")
-	}
-	stop()
-	for what, err := range got {
-		t.Errorf("%s: %v", what, err)
+	for i, want := range wants {
+		if want == nil && errs[i] != nil || want != nil && !errors.Is(errs[i], want) {
+			t.Errorf("CheckpointAt(%s): %v, want %v", whats[i], errs[i], want)
+		}
 	}
 }
 
@@ -153,49 +164,23 @@ func TestCheckpointAtRefusesPositionsThatWereNotDelivered(t *testing.T) {
 func TestCheckpointAtChecksForgottenPositionsWithKinesis(t *testing.T) {
 	fake, stream := newFakeStream(t, 2)
 	putRecords(t, fake, stream, 8, 40, "a")
-	const shard0 = "shardId-000000000000"
-	store := checkpoint.NewMemory()
-	results := make(chan []error, 1)
-	proc := &scriptedProcessor{process: func(ctx context.Context, in ProcessRecordsInput) error {
+	errs := onFirstBatch(t, fake, stream, 4, func(ctx context.Context, in ProcessRecordsInput) ([]error, error) {
 		if len(in.Records) < 10 {
-			return fmt.Errorf("want at least 10 records in one batch, got %d", len(in.Records))
+			return nil, fmt.Errorf("want at least 10 records in one batch, got %d", len(in.Records))
 		}
-		lo := checkpoint.ExtendedSequenceNumber{SequenceNumber: in.Records[0].SequenceNumber}
-		hi := checkpoint.ExtendedSequenceNumber{SequenceNumber: in.Records[4].SequenceNumber}
-		var foreign string
-		for _, r := range fake.Records(stream, "shardId-000000000001") {
-			if p := (checkpoint.ExtendedSequenceNumber{SequenceNumber: aws.ToString(r.SequenceNumber)}); p.Compare(lo) > 0 && p.Compare(hi) < 0 {
-				foreign = p.SequenceNumber
-			}
-		}
+		// Only the last 4 Kinesis records are remembered: records 0..4 are forgotten.
+		foreign := sequenceBetween(fake.Records(stream, "shardId-000000000001"), in.Records[0].SequenceNumber, in.Records[4].SequenceNumber, nil)
 		if foreign == "" {
-			return errors.New("test set-up: no sequence number of shard 1 between records 0 and 4 of shard 0")
+			return nil, errors.New("no sequence number of shard 1 between records 0 and 4 of shard 0")
 		}
-		results <- []error{
+		return []error{
 			in.Checkpointer.CheckpointAt(ctx, foreign, 0),                      // forgotten range, another shard's
 			in.Checkpointer.CheckpointAt(ctx, in.Records[2].SequenceNumber, 0), // forgotten, but of this shard
-		}
-		return nil
-	}}
-	newProc := func(shardID string) RecordProcessor {
-		if shardID == shard0 {
-			return proc
-		}
-		return &scriptedProcessor{}
+		}, nil
+	})
+	if len(errs) != 2 {
+		t.Fatalf("%v", errs)
 	}
-	c, err := New(fake, stream, store, newProc, fastOptions(t, "w1")...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.deliveredWindow = 4 // remember only the last 4 Kinesis records delivered
-	stop := runConsumer(t, c)
-	var errs []error
-	select {
-	case errs = <-results:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no batch")
-	}
-	stop()
 	if !errors.Is(errs[0], ErrInvalidCheckpoint) {
 		t.Errorf("CheckpointAt(another shard's sequence number, forgotten range): %v, want ErrInvalidCheckpoint", errs[0])
 	}
