@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesis-go/kinesis/checkpoint"
-	"github.com/kinesis-go/kinesis/internal/kinesisfake"
+	"github.com/kinesis-go/kinesis/kinesistest"
 )
 
 func TestCheckpointAtAcceptsOnlyPositionsBetweenLastCheckpointAndLastDelivered(t *testing.T) {
@@ -71,7 +71,7 @@ func TestCheckpointAtAcceptsOnlyPositionsBetweenLastCheckpointAndLastDelivered(t
 // onFirstBatch runs a consumer of the two-shard stream whose processor of shard 0 calls
 // check with its first batch, and returns what check returned (a set-up failure as an
 // error). window > 0 lowers how many delivered Kinesis records a shard remembers.
-func onFirstBatch(t *testing.T, fake *kinesisfake.Kinesis, stream string, window int, check func(ctx context.Context, in ProcessRecordsInput) ([]error, error)) []error {
+func onFirstBatch(t *testing.T, fake *kinesistest.Kinesis, stream string, window int, check func(ctx context.Context, in ProcessRecordsInput) ([]error, error)) []error {
 	t.Helper()
 	results := make(chan []error, 1)
 	var once sync.Once

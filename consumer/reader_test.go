@@ -155,11 +155,12 @@ func TestAShardThatCannotBeReadIsLoggedAsAnErrorAndCountedByCode(t *testing.T) {
 		const stuck, healthy = "shardId-000000000000", "shardId-000000000001"
 		var failing atomic.Bool
 		failing.Store(true)
-		fake.SetCallHook(func(ctx context.Context, op kinesisfake.Op, in any) error {
-			if op == kinesisfake.OpGetShardIterator && aws.ToString(in.(*kinesis.GetShardIteratorInput).ShardId) == stuck && failing.Load() {
-				return &types.InvalidArgumentException{Message: aws.String("Unable to find record with provided SequenceNumber")}
+		fake.Control(kinesistest.OpGetShardIterator, func(c *kinesistest.Call) (any, error, bool) {
+			c.KeepControl()
+			if aws.ToString(c.Input.(*kinesis.GetShardIteratorInput).ShardId) == stuck && failing.Load() {
+				return nil, &types.InvalidArgumentException{Message: aws.String("Unable to find record with provided SequenceNumber")}, true
 			}
-			return nil
+			return nil, nil, false
 		})
 		reader := sdkmetric.NewManualReader()
 		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
