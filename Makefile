@@ -10,7 +10,7 @@ BENCH    ?= .
 COUNT    ?= 5
 DEMO_SECONDS ?= 30
 
-.PHONY: all test test-short demo bench bench-ab lint deps emulators check-orphans fuzz clean
+.PHONY: all test test-external test-short demo bench bench-ab lint deps emulators check-orphans fuzz clean
 
 all: lint test
 
@@ -29,8 +29,15 @@ deps: emulators
 test: deps
 	@status=0; \
 	$(GO) test -race -count=1 -timeout 9m $(PKGS) || status=$$?; \
+	$(MAKE) --no-print-directory test-external || status=1; \
 	$(MAKE) --no-print-directory check-orphans || status=1; \
 	exit $$status
+
+# A user's module (testdata/externalmod, its own go.mod): it imports only the public
+# packages, so an internal import in what users copy fails here; it runs the README's
+# tests and checks that no godoc example of a public package imports an internal one.
+test-external:
+	cd testdata/externalmod && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 
 # Unit tests only (no emulators needed).
 test-short:
