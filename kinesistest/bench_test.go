@@ -98,8 +98,8 @@ func BenchmarkPutRecordsParallel(b *testing.B) {
 	b.ReportMetric(500*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
 
-// BenchmarkPutRecordsHTTP measures the same call through Handler and a real
-// SDK client (JSON, base64, loopback HTTP).
+// BenchmarkPutRecordsHTTP measures the same call through a real SDK client
+// (Server.Client: JSON, base64, HTTP/1.1 over in-memory connections).
 func BenchmarkPutRecordsHTTP(b *testing.B) {
 	entries, total := benchEntries(500, 100)
 	k := newTestKinesis(b, func(o *Options) { o.DiscardData = true })
@@ -114,6 +114,7 @@ func BenchmarkPutRecordsHTTP(b *testing.B) {
 		}
 	}
 	b.ReportMetric(500*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(500*b.N), "ns/record")
 }
 
 // BenchmarkGetRecords measures reading 10,000 stored 100 B records per call.
@@ -136,4 +137,49 @@ func BenchmarkGetRecords(b *testing.B) {
 		}
 	}
 	b.ReportMetric(10000*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkGetRecordsHTTP reads 10,000 stored 100 B records per call through
+// a real SDK client.
+func BenchmarkGetRecordsHTTP(b *testing.B) {
+	entries, _ := benchEntries(500, 100)
+	k := newTestKinesis(b)
+	createStream(b, k, "s", 1)
+	for range 20 {
+		if _, err := k.PutRecords(context.Background(), &kinesis.PutRecordsInput{StreamName: aws.String("s"), Records: entries}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	c := httpClient(b, k)
+	it := iter(b, k, "s", "shardId-000000000000", types.ShardIteratorTypeTrimHorizon)
+	b.SetBytes(10000 * 100)
+	b.ReportAllocs()
+	for b.Loop() {
+		out, err := c.GetRecords(context.Background(), &kinesis.GetRecordsInput{ShardIterator: aws.String(it)})
+		if err != nil || len(out.Records) != 10000 {
+			b.Fatal(err, len(out.Records))
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(10000*b.N), "ns/record")
+}
+
+// BenchmarkStart measures what a test pays for its server: Start, a stream,
+// the first call through Client, Close. The target is under 10 ms.
+func BenchmarkStart(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		srv, err := Start()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := srv.CreateStream("s", 4); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := srv.Client().ListShards(context.Background(), &kinesis.ListShardsInput{StreamName: aws.String("s")}); err != nil {
+			b.Fatal(err)
+		}
+		if err := srv.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
