@@ -3,6 +3,8 @@ package kinesistest
 import (
 	"sync"
 	"time"
+
+	"github.com/kinesis-go/kinesis/internal/tokenbucket"
 )
 
 // Limits are the per-shard limits of Kinesis Data Streams, which no local
@@ -66,81 +68,40 @@ func (l Limits) resolved() Limits {
 	return l
 }
 
-// bucket is a token bucket holding at most rate tokens, refilled at rate per
-// second. A negative rate never limits.
-type bucket struct {
-	rate   float64
-	tokens float64
-	last   time.Time
-}
-
-func newBucket(rate int, now time.Time) bucket {
-	return bucket{rate: float64(rate), tokens: float64(rate), last: now}
-}
-
-func (b *bucket) refill(now time.Time) {
-	if b.rate < 0 || !now.After(b.last) {
-		return
-	}
-	b.tokens = min(b.rate, b.tokens+b.rate*now.Sub(b.last).Seconds())
-	b.last = now
-}
-
-// has reports whether n tokens are available; a full bucket admits any single
-// request, so one larger than a second's worth is not refused forever.
-func (b *bucket) has(n float64) bool { return b.rate < 0 || b.tokens >= n || b.tokens >= b.rate }
-
-// inDebt reports whether more was taken than the bucket held.
-func (b *bucket) inDebt() bool { return b.rate >= 0 && b.tokens < 0 }
-
-func (b *bucket) take(n float64) {
-	if b.rate >= 0 {
-		b.tokens -= n
-	}
-}
-
-// wait is how long until the bucket holds at least one token.
-func (b *bucket) wait() time.Duration {
-	if b.rate <= 0 || b.tokens >= 1 {
-		return 0
-	}
-	return time.Duration((1 - b.tokens) / b.rate * float64(time.Second))
-}
-
 // shardLimiter holds one shard's buckets. Its mutex is separate from the
 // stream's because readers hold only the stream's read lock.
 type shardLimiter struct {
 	mu              sync.Mutex
 	init            bool
-	records, bytes  bucket
-	gets, readBytes bucket
-	fanOut          map[string]*bucket // by consumer ARN
+	records, bytes  tokenbucket.Bucket
+	gets, readBytes tokenbucket.Bucket
+	fanOut          map[string]*tokenbucket.Bucket // by consumer ARN
 	fanOutRate      int
 }
 
 func (l *shardLimiter) refill(lim *Limits, now time.Time) {
 	if !l.init {
 		l.init = true
-		l.records = newBucket(lim.RecordsPerSecond, now)
-		l.bytes = newBucket(lim.BytesPerSecond, now)
-		l.gets = newBucket(lim.GetRecordsPerSecond, now)
-		l.readBytes = newBucket(lim.ReadBytesPerSecond, now)
+		l.records = tokenbucket.New(lim.RecordsPerSecond, now)
+		l.bytes = tokenbucket.New(lim.BytesPerSecond, now)
+		l.gets = tokenbucket.New(lim.GetRecordsPerSecond, now)
+		l.readBytes = tokenbucket.New(lim.ReadBytesPerSecond, now)
 		l.fanOutRate = lim.FanOutBytesPerSecond
 		return
 	}
-	l.records.refill(now)
-	l.bytes.refill(now)
-	l.gets.refill(now)
-	l.readBytes.refill(now)
+	l.records.Refill(now)
+	l.bytes.Refill(now)
+	l.gets.Refill(now)
+	l.readBytes.Refill(now)
 }
 
 // allowPut charges one record of size bytes; the caller holds l.mu.
 func (l *shardLimiter) allowPut(size int) bool {
-	if !l.records.has(1) || !l.bytes.has(float64(size)) {
+	if !l.records.Has(1) || !l.bytes.Has(float64(size)) {
 		return false
 	}
-	l.records.take(1)
-	l.bytes.take(float64(size))
+	l.records.Take(1)
+	l.bytes.Take(float64(size))
 	return true
 }
 
@@ -150,16 +111,16 @@ func (l *shardLimiter) allowGet(lim *Limits, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.refill(lim, now)
-	if !l.gets.has(1) || l.readBytes.inDebt() {
+	if !l.gets.Has(1) || l.readBytes.InDebt() {
 		return false
 	}
-	l.gets.take(1)
+	l.gets.Take(1)
 	return true
 }
 
 func (l *shardLimiter) chargeRead(n int) {
 	l.mu.Lock()
-	l.readBytes.take(float64(n))
+	l.readBytes.Take(float64(n))
 	l.mu.Unlock()
 }
 
@@ -170,29 +131,26 @@ func (l *shardLimiter) fanOutBudget(lim *Limits, consumer string, now time.Time)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.refill(lim, now)
-	if l.fanOutRate < 0 {
-		return int(^uint(0) >> 1), 0
-	}
 	if l.fanOut == nil {
-		l.fanOut = map[string]*bucket{}
+		l.fanOut = map[string]*tokenbucket.Bucket{}
 	}
 	b := l.fanOut[consumer]
 	if b == nil {
-		nb := newBucket(l.fanOutRate, now)
+		nb := tokenbucket.New(l.fanOutRate, now)
 		b = &nb
 		l.fanOut[consumer] = b
 	}
-	b.refill(now)
-	if b.tokens < 1 {
-		return 0, b.wait()
+	b.Refill(now)
+	if n := b.Available(); n > 0 {
+		return n, 0
 	}
-	return int(b.tokens), 0
+	return 0, b.Wait()
 }
 
 func (l *shardLimiter) chargeFanOut(consumer string, n int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if b := l.fanOut[consumer]; b != nil {
-		b.take(float64(n))
+		b.Take(float64(n))
 	}
 }

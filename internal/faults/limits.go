@@ -1,6 +1,10 @@
 package faults
 
-import "time"
+import (
+	"time"
+
+	"github.com/kinesis-go/kinesis/internal/tokenbucket"
+)
 
 // ShardLimits are the per-shard rates Kinesis enforces and kinesis-mock does not. Each is
 // a token bucket that holds one second's worth and refills continuously by Options.Now
@@ -36,38 +40,8 @@ func (l ShardLimits) resolved() ShardLimits {
 	return l
 }
 
-// bucket is a token bucket holding at most rate tokens, refilled at rate per second.
-// A negative rate never limits.
-type bucket struct {
-	rate   float64
-	tokens float64
-	last   time.Time
-}
-
-func newBucket(rate int, now time.Time) bucket {
-	return bucket{rate: float64(rate), tokens: float64(rate), last: now}
-}
-
-func (b *bucket) refill(now time.Time) {
-	if b.rate < 0 || !now.After(b.last) {
-		return
-	}
-	b.tokens = min(b.rate, b.tokens+b.rate*now.Sub(b.last).Seconds())
-	b.last = now
-}
-
-// has reports whether n tokens are available; a full bucket admits any single record,
-// so a record larger than one second's worth is not refused forever.
-func (b *bucket) has(n float64) bool { return b.rate < 0 || b.tokens >= n || b.tokens >= b.rate }
-
-func (b *bucket) take(n float64) {
-	if b.rate >= 0 {
-		b.tokens -= n
-	}
-}
-
 type shardBuckets struct {
-	records, bytes, gets bucket
+	records, bytes, gets tokenbucket.Bucket
 }
 
 // bucketsFor returns k's buckets, refilled to now; i.mu must be held.
@@ -75,15 +49,15 @@ func (i *Injector) bucketsFor(k shardKey, now time.Time) *shardBuckets {
 	b, ok := i.buckets[k]
 	if !ok {
 		b = &shardBuckets{
-			records: newBucket(i.limit.RecordsPerSecond, now),
-			bytes:   newBucket(i.limit.BytesPerSecond, now),
-			gets:    newBucket(i.limit.GetRecordsPerSecond, now),
+			records: tokenbucket.New(i.limit.RecordsPerSecond, now),
+			bytes:   tokenbucket.New(i.limit.BytesPerSecond, now),
+			gets:    tokenbucket.New(i.limit.GetRecordsPerSecond, now),
 		}
 		i.buckets[k] = b
 	}
-	b.records.refill(now)
-	b.bytes.refill(now)
-	b.gets.refill(now)
+	b.records.Refill(now)
+	b.bytes.Refill(now)
+	b.gets.Refill(now)
 	return b
 }
 
@@ -101,9 +75,9 @@ func (i *Injector) allowPut(c *Call, recs []putSize) []bool {
 	defer i.mu.Unlock()
 	for k, r := range recs {
 		b := i.bucketsFor(shardKey{c.Stream, r.shard}, now)
-		if b.records.has(1) && b.bytes.has(float64(r.bytes)) {
-			b.records.take(1)
-			b.bytes.take(float64(r.bytes))
+		if b.records.Has(1) && b.bytes.Has(float64(r.bytes)) {
+			b.records.Take(1)
+			b.bytes.Take(float64(r.bytes))
 			ok[k] = true
 		} else {
 			i.injected[c.Op]++
@@ -118,10 +92,10 @@ func (i *Injector) allowGet(c *Call) bool {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	b := i.bucketsFor(shardKey{c.Stream, c.Shard}, now)
-	if !b.gets.has(1) {
+	if !b.gets.Has(1) {
 		i.injected[c.Op]++
 		return false
 	}
-	b.gets.take(1)
+	b.gets.Take(1)
 	return true
 }
