@@ -179,6 +179,12 @@ func (s *Server) handler() http.Handler {
 // static credentials, the SDK's default retryer, and an HTTP client whose
 // connections are in memory. Every call returns the same client. To change
 // its options, make a new one: kinesis.New(s.Client().Options(), optFns...).
+//
+// Concurrent SubscribeToShard calls on one SDK client share its event-stream
+// decoder (smithy-go v1.28.9) and race; give each call its own protocol, as
+// this module's consumer does:
+//
+//	client.SubscribeToShard(ctx, in, func(o *kinesis.Options) { o.Protocol = awsjson.New11(schemas.Kinesis_20131202) })
 func (s *Server) Client() *kinesis.Client {
 	s.mu.Lock()
 	defer s.mu.Unlock()
