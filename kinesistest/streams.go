@@ -180,7 +180,7 @@ func (k *Kinesis) describeStreamSummary(ctx context.Context, in *kinesis.Describ
 		StreamCreationTimestamp: aws.Time(s.created),
 		RetentionPeriodHours:    s.retentionHours(),
 		OpenShardCount:          aws.Int32(int32(len(s.open))),
-		ConsumerCount:           aws.Int32(0),
+		ConsumerCount:           aws.Int32(int32(len(s.consumers))),
 		EncryptionType:          types.EncryptionTypeNone,
 		StreamModeDetails:       &types.StreamModeDetails{StreamMode: s.mode},
 		EnhancedMonitoring:      []types.EnhancedMetrics{{ShardLevelMetrics: []types.MetricsName{}}},

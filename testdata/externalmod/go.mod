@@ -5,7 +5,10 @@ module example.com/kinesisuser
 
 go 1.26.0
 
-require github.com/kinesis-go/kinesis v0.0.0-00010101000000-000000000000
+require (
+	github.com/kinesis-go/kinesis v0.0.0-00010101000000-000000000000
+	go.uber.org/goleak v1.3.0
+)
 
 require (
 	github.com/aws/aws-sdk-go-v2 v1.48.0 // indirect

@@ -17,8 +17,9 @@ import (
 const pipelineRecords = 10000
 
 // pipeline puts n records with a producer and reads them all back with a
-// consumer on an in-memory lease store; it returns how long that took.
-func pipeline(tb testing.TB, n int) time.Duration {
+// consumer on an in-memory lease store, by polling (GetRecords) or with
+// enhanced fan-out (SubscribeToShard); it returns how long that took.
+func pipeline(tb testing.TB, n int, retrieval consumer.Retrieval) time.Duration {
 	start := time.Now()
 	srv := kinesistest.NewServer(tb)
 	if err := srv.CreateStream("events", 4); err != nil {
@@ -57,6 +58,7 @@ func pipeline(tb testing.TB, n int) time.Duration {
 		func(o *consumer.Options) {
 			o.InitialPosition = consumer.InitialPositionTrimHorizon
 			o.Logger = quiet
+			o.Retrieval = retrieval
 		})
 	if err != nil {
 		tb.Fatal(err)
@@ -74,14 +76,22 @@ func pipeline(tb testing.TB, n int) time.Duration {
 
 // A producer puts 10,000 records, a consumer reads them all.
 func TestProducerToConsumer(t *testing.T) {
-	d := pipeline(t, pipelineRecords)
-	t.Logf("%d records put and read back in %v (wall time)", pipelineRecords, d)
+	for _, r := range []consumer.Retrieval{consumer.RetrievalPolling, consumer.RetrievalFanOut} {
+		t.Run(string(r), func(t *testing.T) {
+			d := pipeline(t, pipelineRecords, r)
+			t.Logf("%d records put and read back in %v (wall time)", pipelineRecords, d)
+		})
+	}
 }
 
 // BenchmarkProducerToConsumer is the same pipeline, timed: the target
 // is under 1 s for 10,000 records.
 func BenchmarkProducerToConsumer(b *testing.B) {
-	for b.Loop() {
-		pipeline(b, pipelineRecords)
+	for _, r := range []consumer.Retrieval{consumer.RetrievalPolling, consumer.RetrievalFanOut} {
+		b.Run(string(r), func(b *testing.B) {
+			for b.Loop() {
+				pipeline(b, pipelineRecords, r)
+			}
+		})
 	}
 }
