@@ -48,18 +48,6 @@ func (c *streamConsumer) describe(s *stream) *types.ConsumerDescription {
 	}
 }
 
-func validateConsumerName(name string) error {
-	if len(name) < 1 || len(name) > 128 {
-		return validation("1 validation error detected: Value '%s' at 'consumerName' failed to satisfy constraint: Member must have length between 1 and 128", name)
-	}
-	for _, c := range name {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
-			return validation("1 validation error detected: Value '%s' at 'consumerName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+", name)
-		}
-	}
-	return nil
-}
-
 // RegisterStreamConsumer registers an enhanced fan-out consumer of the stream
 // StreamARN. Like AWS it answers with ConsumerStatus CREATING; the consumer is
 // usable at once and DescribeStreamConsumer reports it ACTIVE. A name already
@@ -71,7 +59,7 @@ func (k *Kinesis) RegisterStreamConsumer(ctx context.Context, in *kinesis.Regist
 			return nil, validation("1 validation error detected: Value null at 'streamARN' failed to satisfy constraint: Member must not be null")
 		}
 		name := aws.ToString(in.ConsumerName)
-		if err := validateConsumerName(name); err != nil {
+		if err := validateName("consumerName", name); err != nil {
 			return nil, err
 		}
 		s, err := k.lookup(nil, in.StreamARN, nil)

@@ -27,7 +27,7 @@ func (k *Kinesis) CreateStream(ctx context.Context, in *kinesis.CreateStreamInpu
 
 func (k *Kinesis) createStream(ctx context.Context, in *kinesis.CreateStreamInput) (*kinesis.CreateStreamOutput, error) {
 	name := aws.ToString(in.StreamName)
-	if err := validateStreamName(name); err != nil {
+	if err := validateName("streamName", name); err != nil {
 		return nil, err
 	}
 	mode := types.StreamModeProvisioned
@@ -81,13 +81,15 @@ func (k *Kinesis) createStream(ctx context.Context, in *kinesis.CreateStreamInpu
 	return &kinesis.CreateStreamOutput{}, nil
 }
 
-func validateStreamName(name string) error {
+// validateName checks a stream or consumer name (member field) like AWS:
+// 1 to 128 characters of [a-zA-Z0-9_.-].
+func validateName(field, name string) error {
 	if len(name) < 1 || len(name) > 128 {
-		return validation("1 validation error detected: Value '%s' at 'streamName' failed to satisfy constraint: Member must have length between 1 and 128", name)
+		return validation("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must have length between 1 and 128", name, field)
 	}
 	for _, c := range name {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
-			return validation("1 validation error detected: Value '%s' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+", name)
+			return validation("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+", name, field)
 		}
 	}
 	return nil
