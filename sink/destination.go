@@ -1,0 +1,45 @@
+package sink
+
+import (
+	"context"
+	"errors"
+)
+
+// Destination stores objects: the sink writes each object once it is complete and
+// checkpoints only after Put returned nil. NewDir and NewS3 are the two provided; wrap one
+// to add behaviour (encryption, metadata), or implement it for another store.
+type Destination interface {
+	// Put stores body under name, replacing any object of that name, atomically (a
+	// reader sees the old object or the whole new one) and durably (when Put returns nil
+	// the object survives a crash of this process and of the machine). Names are
+	// relative, '/'-separated, without empty, "." or ".." elements. An error makes the
+	// sink try again after a backoff.
+	Put(ctx context.Context, name string, body []byte) error
+	// Get returns the object stored under name, or an error matching ErrNotFound.
+	Get(ctx context.Context, name string) ([]byte, error)
+}
+
+// ErrNotFound is matched (errors.Is) by the error of Destination.Get for a name that
+// holds no object.
+var ErrNotFound = errors.New("sink: object not found")
+
+// ErrInvalidOptions is matched by the errors of Validate, and of Initialize of the
+// processors of a sink made with invalid options; the message says which option and why.
+var ErrInvalidOptions = errors.New("sink: invalid options")
+
+// WriteError reports a failed write of an object; the sink logs it and tries again.
+type WriteError struct {
+	// Name is the object's name.
+	Name string
+	// Attempt counts the attempts so far, 1 for the first.
+	Attempt int
+	// Err is the destination's error.
+	Err error
+}
+
+func (e *WriteError) Error() string {
+	return "sink: writing object " + e.Name + ": " + e.Err.Error()
+}
+
+// Unwrap returns the destination's error.
+func (e *WriteError) Unwrap() error { return e.Err }
