@@ -30,7 +30,11 @@ type processor struct {
 	log     *slog.Logger
 	attrs   metric.MeasurementOption
 
-	mu      sync.Mutex
+	// mu guards the fields below. A channel rather than a sync.Mutex: a batch write
+	// holds it for as long as the destination fails, and whoever waits for it (the
+	// interval goroutine, a ProcessRecords whose lease was lost) must be able to give up
+	// when its ctx ends.
+	mu      ctxLock
 	start   checkpoint.ExtendedSequenceNumber // the checkpoint the batch follows
 	last    checkpoint.ExtendedSequenceNumber // the last record taken (zero before any)
 	entries []entry                           // the batch, in shard order
@@ -70,8 +74,23 @@ func (s *sink) newProcessor(shardID string) *processor {
 		attrs:   shardAttrs(s.cfg.StreamName, shardID),
 		parts:   map[string]int{},
 		kick:    make(chan struct{}, 1),
+		mu:      make(ctxLock, 1),
 	}
 }
+
+// ctxLock is a mutex whose lock can be abandoned when a context ends.
+type ctxLock chan struct{}
+
+func (l ctxLock) lock(ctx context.Context) error {
+	select {
+	case l <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+func (l ctxLock) unlock() { <-l }
 
 // Initialize reads the shard's state object: when it describes a batch that follows the
 // checkpoint the shard resumes from, the batch was (perhaps partly) written before a
@@ -81,7 +100,9 @@ func (p *processor) Initialize(ctx context.Context, in consumer.InitializeInput)
 	if err != nil {
 		return fmt.Errorf("sink: reading the state of shard %s: %w", p.shardID, err)
 	}
-	p.mu.Lock()
+	if err := p.mu.lock(ctx); err != nil {
+		return err
+	}
 	p.start = in.Checkpoint
 	p.forced = nil
 	if it != nil && it.Start == toPosition(in.Checkpoint) {
@@ -89,7 +110,7 @@ func (p *processor) Initialize(ctx context.Context, in consumer.InitializeInput)
 		p.log.Info("sink: resuming a batch that was being written; it ends at the same record",
 			"first", it.First.ext().String(), "last", it.Last.ext().String())
 	}
-	p.mu.Unlock()
+	p.mu.unlock()
 	if p.done == nil {
 		lctx, cancel := context.WithCancel(context.Background())
 		p.cancel, p.done = cancel, make(chan struct{})
@@ -102,8 +123,10 @@ func (p *processor) Initialize(ctx context.Context, in consumer.InitializeInput)
 // returns only once every record is taken, so while writes fail the shard waits and the
 // consumer reads no further.
 func (p *processor) ProcessRecords(ctx context.Context, in consumer.ProcessRecordsInput) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	if err := p.mu.lock(ctx); err != nil {
+		return err
+	}
+	defer p.mu.unlock()
 	p.cp = in.Checkpointer
 	for _, r := range in.Records {
 		if p.cutDue {
@@ -126,16 +149,19 @@ func (p *processor) ProcessRecords(ctx context.Context, in consumer.ProcessRecor
 // LeaseLost drops the batch: the new owner reads it again from the checkpoint.
 func (p *processor) LeaseLost(context.Context, consumer.LeaseLostInput) {
 	p.stop()
-	p.mu.Lock()
-	p.reset()
-	p.mu.Unlock()
+	if p.mu.lock(context.Background()) == nil {
+		p.reset()
+		p.mu.unlock()
+	}
 }
 
 // ShardEnded writes the batch and checkpoints SHARD_END.
 func (p *processor) ShardEnded(ctx context.Context, in consumer.ShardEndedInput) error {
 	p.stop()
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	if err := p.mu.lock(ctx); err != nil {
+		return err
+	}
+	defer p.mu.unlock()
 	if err := p.writeBatch(ctx, in.Checkpointer, writeAtShardEnd); err != nil {
 		return err
 	}
@@ -145,8 +171,10 @@ func (p *processor) ShardEnded(ctx context.Context, in consumer.ShardEndedInput)
 // ShutdownRequested writes the batch, so the next owner starts after it.
 func (p *processor) ShutdownRequested(ctx context.Context, in consumer.ShutdownRequestedInput) error {
 	p.stop()
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	if err := p.mu.lock(ctx); err != nil {
+		return err
+	}
+	defer p.mu.unlock()
 	return p.writeBatch(ctx, in.Checkpointer, writeAtShutdown)
 }
 
@@ -162,9 +190,11 @@ func (p *processor) stop() {
 func (p *processor) intervalLoop(ctx context.Context) {
 	defer close(p.done)
 	for {
-		p.mu.Lock()
+		if p.mu.lock(ctx) != nil {
+			return
+		}
 		due := p.deadline()
-		p.mu.Unlock()
+		p.mu.unlock()
 		var timer *time.Timer
 		var fire <-chan time.Time
 		if !due.IsZero() {
@@ -175,13 +205,15 @@ func (p *processor) intervalLoop(ctx context.Context) {
 		case <-ctx.Done():
 		case <-p.kick:
 		case <-fire:
-			p.mu.Lock()
+			if p.mu.lock(ctx) != nil {
+				break
+			}
 			if d := p.deadline(); !d.IsZero() && !time.Now().Before(d) {
 				if err := p.writeBatch(ctx, p.cp, writeWhenDue); err != nil && ctx.Err() == nil {
 					p.log.Error("sink: writing the batch failed", "error", err)
 				}
 			}
-			p.mu.Unlock()
+			p.mu.unlock()
 		}
 		if timer != nil {
 			timer.Stop()

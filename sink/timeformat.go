@@ -18,7 +18,7 @@ import (
 //	S  fraction of second (S..SSSSSSSSS digits)           a  AM or PM
 //	E  day of week (E, EE, EEE: Mon; EEEE: Monday)
 //
-// Text in single quotes is literal ('' is one quote); every other character that is not
+// Text in single quotes is literal (” is one quote); every other character that is not
 // a letter is literal too. Any other letter is an error (Java gives it another meaning,
 // such as Y, the week-based year, which is rarely what a prefix wants).
 type timeLayout []timeField
@@ -47,12 +47,25 @@ func parseTimeLayout(pattern string) (timeLayout, error) {
 				i += 2
 				continue
 			}
-			end := strings.IndexByte(pattern[i+1:], '\'')
-			if end < 0 {
+			var text strings.Builder
+			j := i + 1
+			for ; j < len(pattern); j++ {
+				if pattern[j] != '\'' {
+					text.WriteByte(pattern[j])
+					continue
+				}
+				if j+1 < len(pattern) && pattern[j+1] == '\'' {
+					text.WriteByte('\'')
+					j++
+					continue
+				}
+				break
+			}
+			if j >= len(pattern) {
 				return nil, fmt.Errorf("timestamp pattern %q: unterminated quote", pattern)
 			}
-			lit(strings.ReplaceAll(pattern[i+1:i+1+end], "''", "'"))
-			i += end + 2
+			lit(text.String())
+			i = j + 1
 		case isLetter(c):
 			j := i
 			for j < len(pattern) && pattern[j] == c {
