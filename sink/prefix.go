@@ -30,7 +30,8 @@ const (
 	ErrorOutputFormatConversionFailed = "format-conversion-failed"
 )
 
-// maxPrefixLen is Firehose's limit on an evaluated prefix.
+// maxPrefixLen is Firehose's limit on an evaluated prefix; partition key values longer
+// than that together send their record to the error output.
 const maxPrefixLen = 512
 
 // defaultTimePrefix is what Firehose appends to a prefix without expressions.

@@ -324,6 +324,9 @@ func (p *processor) partition(r consumer.Record, data []byte) (recordKeys, strin
 		part.WriteString(v)
 		part.WriteByte(0)
 	}
+	if part.Len() > maxPrefixLen {
+		return k, "", fmt.Errorf("%w: the values make a prefix longer than %d bytes, Firehose's limit", errPartitionKey, maxPrefixLen)
+	}
 	return k, part.String(), nil
 }
 
