@@ -44,7 +44,7 @@
 //     a real event stream: an initial-response event, then events with
 //     records, ContinuationSequenceNumber and MillisBehindLatest (and an
 //     empty one after SubscriptionHeartbeat of silence), ChildShards in the
-//     last event of a closed shard, the end after SubscriptionDuration (5
+//     last event of a closed shard, the end after Options.SubscriptionDuration (5
 //     minutes), and ResourceInUseException for a second subscription of the
 //     same consumer to the same shard.
 //   - Limits (Options.Limits, opt-in): 1,000 records and 1 MiB written per

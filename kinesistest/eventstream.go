@@ -13,7 +13,7 @@ import (
 
 // serveSubscribe answers SubscribeToShard like AWS: an HTTP 200 event stream
 // that starts with an initial-response event, then SubscribeToShardEvent
-// events, ending cleanly after SubscriptionDuration or after the event with
+// events, ending cleanly after Options.SubscriptionDuration or after the event with
 // the shard's ChildShards, or with an exception event.
 func (k *Kinesis) serveSubscribe(w http.ResponseWriter, r *http.Request, body []byte) {
 	var in struct {

@@ -16,9 +16,10 @@ import (
 const (
 	// MaxStreamConsumers is how many consumers one stream may register.
 	MaxStreamConsumers = 20
-	// SubscriptionDuration is how long a SubscribeToShard event stream lasts
-	// before the service ends it and the consumer subscribes again.
-	SubscriptionDuration = 5 * time.Minute
+	// DefaultSubscriptionDuration is how long a SubscribeToShard event stream
+	// lasts on AWS before the service ends it and the consumer subscribes
+	// again (Options.SubscriptionDuration).
+	DefaultSubscriptionDuration = 5 * time.Minute
 	// SubscriptionHeartbeat is how long a subscription that has nothing new
 	// stays silent before it sends an event without records.
 	SubscriptionHeartbeat = 5 * time.Second
@@ -268,7 +269,7 @@ func (k *Kinesis) subscribe(in *kinesis.SubscribeToShardInput) (*subscription, e
 		return nil, err
 	}
 	sub := &subscription{k: k, s: s, sh: sh, c: c, after: after,
-		expires: time.NewTimer(SubscriptionDuration), ends: time.Now().Add(SubscriptionDuration)}
+		expires: time.NewTimer(k.opts.SubscriptionDuration), ends: time.Now().Add(k.opts.SubscriptionDuration)}
 	c.subs[sh.idx] = sub
 	return sub, nil
 }
@@ -286,7 +287,7 @@ func (sub *subscription) close() {
 // next waits for the subscription's next event: records (paced by
 // Limits.FanOutBytesPerSecond), the end of the shard (ChildShards, last), or a
 // heartbeat without records. It returns a nil event when the subscription is
-// over (SubscriptionDuration passed, ctx ended, the server closed), and an
+// over (Options.SubscriptionDuration passed, ctx ended, the server closed), and an
 // error when the consumer or the stream went away.
 func (sub *subscription) next(ctx context.Context) (ev *types.SubscribeToShardEvent, more bool, err error) {
 	k, s, sh := sub.k, sub.s, sub.sh

@@ -129,8 +129,29 @@ func TestSubscriptionEndsAfterFiveMinutes(t *testing.T) {
 			events++
 			require.NotNil(t, ev.ContinuationSequenceNumber)
 		}
-		assert.Equal(t, kinesistest.SubscriptionDuration, time.Since(start))
-		assert.Equal(t, 1+int(kinesistest.SubscriptionDuration/kinesistest.SubscriptionHeartbeat)-1, events, "the first event, then one per heartbeat")
+		assert.Equal(t, kinesistest.DefaultSubscriptionDuration, time.Since(start))
+		assert.Equal(t, 1+int(kinesistest.DefaultSubscriptionDuration/kinesistest.SubscriptionHeartbeat)-1, events, "the first event, then one per heartbeat")
+	})
+}
+
+// Options.SubscriptionDuration shortens subscriptions.
+func TestSubscriptionDurationOption(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := kinesistest.NewServer(t, func(o *kinesistest.Options) { o.SubscriptionDuration = 50 * time.Millisecond })
+		require.NoError(t, srv.CreateStream("s", 1))
+		c := noRetry(srv)
+		arn := register(t, c, "s", "app")
+		start := time.Now()
+		es := subscribe(t, c, arn, "shardId-000000000000", types.StartingPosition{Type: types.ShardIteratorTypeLatest})
+		events := 0
+		for {
+			if _, ok := nextEvent(t, es); !ok {
+				break
+			}
+			events++
+		}
+		assert.Equal(t, 50*time.Millisecond, time.Since(start))
+		assert.Equal(t, 1, events)
 	})
 }
 

@@ -54,6 +54,12 @@ type Options struct {
 	// valid, measured on the Now clock. Default 5 minutes (AWS).
 	IteratorTTL time.Duration
 
+	// SubscriptionDuration is how long a SubscribeToShard event stream lasts
+	// before the server ends it, measured with the time package's timers.
+	// Default 5 minutes (AWS). Shorten it to exercise resubscription in a
+	// test that does not run in a testing/synctest bubble.
+	SubscriptionDuration time.Duration
+
 	// Region and AccountID go into ARNs and error messages, and Region into
 	// the clients Client returns. Defaults "us-east-1" and "000000000000".
 	Region, AccountID string
@@ -72,6 +78,9 @@ func (o *Options) validate() error {
 	}
 	if o.IteratorTTL < 0 {
 		errs = append(errs, fmt.Errorf("option IteratorTTL is %v: want 0 (5 minutes) or a positive duration", o.IteratorTTL))
+	}
+	if o.SubscriptionDuration < 0 {
+		errs = append(errs, fmt.Errorf("option SubscriptionDuration is %v: want 0 (5 minutes) or a positive duration", o.SubscriptionDuration))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("kinesistest: %w", err)
@@ -94,6 +103,9 @@ func (o *Options) validate() error {
 	}
 	if o.IteratorTTL == 0 {
 		o.IteratorTTL = DefaultIteratorTTL
+	}
+	if o.SubscriptionDuration == 0 {
+		o.SubscriptionDuration = DefaultSubscriptionDuration
 	}
 	if o.Region == "" {
 		o.Region = "us-east-1"
