@@ -64,7 +64,7 @@ func decodeIterator(s string) (iterator, bool) {
 }
 
 // GetShardIterator returns an opaque iterator for a shard, valid for
-// Options.IteratorTTL on the fake clock. All iterator types are supported.
+// Options.IteratorTTL on the Options.Now clock. All iterator types are supported.
 // AT_SEQUENCE_NUMBER and AFTER_SEQUENCE_NUMBER need a sequence number of this
 // shard (else *types.InvalidArgumentException, like AWS). AT_TIMESTAMP starts
 // at the first record that arrived at or after Timestamp, or at the tip when
@@ -159,7 +159,7 @@ func (sh *shard) tip(s *stream) uint64 {
 // shards that replaced it, each with its ParentShards in shard ID order and its
 // HashKeyRange, like AWS and kinesis-mock. An iterator older than Options.IteratorTTL fails with
 // *types.ExpiredIteratorException; a malformed one with
-// *types.InvalidArgumentException. Record Data shares the fake's storage and
+// *types.InvalidArgumentException. Record Data shares the server's storage and
 // must not be modified.
 func (k *Kinesis) GetRecords(ctx context.Context, in *kinesis.GetRecordsInput, _ ...func(*kinesis.Options)) (*kinesis.GetRecordsOutput, error) {
 	return serve(k, ctx, OpGetRecords, in, func(*Call) (*kinesis.GetRecordsOutput, error) { return k.getRecords(ctx, in) })

@@ -64,7 +64,7 @@ func newKinesis(o Options) *Kinesis {
 	return &Kinesis{opts: o, streams: make(map[string]*stream), done: make(chan struct{})}
 }
 
-// now returns the fake clock's time at AWS's millisecond precision.
+// now returns the Options.Now clock's time at AWS's millisecond precision.
 func (k *Kinesis) now() time.Time { return k.opts.Now().Truncate(time.Millisecond) }
 
 // stream is one Kinesis stream. mu guards everything below it.
