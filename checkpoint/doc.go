@@ -117,7 +117,11 @@
 //     sync, and writes one PutItem per new shard and one DeleteItem per finished shard
 //     that Kinesis no longer retains;
 //   - each checkpoint is one UpdateItem, as often as the application checkpoints (after
-//     every batch with consumer.NewFunc).
+//     every batch with consumer.NewFunc);
+//   - a lease moved by balancing with a graceful handoff (HandoffStore) costs
+//     StartHandoff by the new owner and FinishHandoff by the old one (two UpdateItem),
+//     one consistent GetItem per 100 ms while the new owner waits for the old one to
+//     finish, and a take if it does not finish within the handoff timeout.
 //
 // A Scan is strongly consistent and reads every item (about 300 bytes a lease): 1 read
 // unit per 4 KB, about n/13 read units for n leases, one page per about 1 MB. The renew
