@@ -251,10 +251,14 @@
 // write per checkpoint; per worker, one table scan per LeaseTakeInterval and one
 // ListShards and scan per ShardSyncInterval. The default LeaseTakeInterval adapts to the
 // table: 1s up to 100 leases (60 scans a minute), then 10 ms per lease up to
-// FailoverTime/2, so each worker reads at most about 8 read units per second of lease
-// table whatever its size (see Options.LeaseTakeInterval for the arithmetic). With the
-// defaults two workers holding 8 leases make about 34 lease-table requests per lease per
-// minute plus their checkpoints. Enhanced fan-out adds one SubscribeToShard per shard
+// FailoverTime/2 (5 s, reached at 500 leases), so each worker reads at most about 8 read
+// units per second of lease table up to 500 leases; beyond, the scan stays at every 5 s
+// and its cost grows with the table (about 15 read units per second for 1,000 leases; see
+// Options.LeaseTakeInterval for the arithmetic). With the defaults two workers sharing 8
+// leases make about 33 lease-table requests per lease per minute (18 renewals, 15 take
+// scans and a quarter of a sync scan shared out) plus their checkpoints. A lease moved by
+// a balancing steal adds its handoff (two writes and a read per 100 ms while the new owner
+// waits, see package checkpoint). Enhanced fan-out adds one SubscribeToShard per shard
 // per 5 minutes (more after errors) and the fan-out charges; it makes no GetRecords
 // calls.
 //
