@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/kinesis-go/kinesis/internal/awserr"
 )
 
 // DynamoDBClient is the part of the DynamoDB API the store uses; *dynamodb.Client
@@ -64,7 +66,7 @@ type DynamoDBOptions struct {
 	// SDK's own retryer is disabled per call so the attempts do not multiply.
 	MaxAttempts int
 	// RetryBaseDelay and RetryMaxDelay shape the backoff between attempts: retry n waits a
-	// random duration up to min(RetryMaxDelay, RetryBaseDelay*2^(n-1)). Defaults 50ms and
+	// random duration between half and all of min(RetryMaxDelay, RetryBaseDelay*2^(n-1)). Defaults 50ms and
 	// 2s: the 8 default attempts give up after about 5 s at most, less than the 10 s
 	// default lease duration. Every retry is also cut short by the call's ctx.
 	RetryBaseDelay, RetryMaxDelay time.Duration
@@ -262,7 +264,7 @@ func (d *DynamoDB) create(ctx context.Context) error {
 		return d.client.CreateTable(ctx, in, o...)
 	})
 	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) && apiErr.ErrorCode() == codeResourceInUse {
+	if errors.As(err, &apiErr) && apiErr.ErrorCode() == awserr.CodeResourceInUse {
 		// Another worker created it first.
 		return nil
 	}

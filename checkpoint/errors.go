@@ -3,7 +3,8 @@ package checkpoint
 import (
 	"errors"
 	"fmt"
-	"strings"
+
+	"github.com/kinesis-go/kinesis/internal/awserr"
 )
 
 var (
@@ -49,18 +50,12 @@ func (e *AccessDeniedError) TableARN() string {
 }
 
 func (e *AccessDeniedError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "checkpoint: access denied: this process's IAM identity may not call %s on the lease table %q; grant %s on %s to its role or user",
-		e.Action, e.Resource, e.Action, e.TableARN())
+	needs := "The consumer needs dynamodb:DescribeTable, GetItem, PutItem, UpdateItem, DeleteItem and Scan on the table (and CreateTable to create it)"
 	if e.Action == "dynamodb:CreateTable" {
-		b.WriteString(", or create the table yourself (partition key leaseKey of type String, no sort key, on-demand billing) so that only dynamodb:DescribeTable is needed to use it")
+		needs = "Or create the table yourself (partition key leaseKey of type String, no sort key, on-demand billing) so that only dynamodb:DescribeTable is needed to use it. " + needs
 	}
-	b.WriteString(". The consumer needs dynamodb:DescribeTable, GetItem, PutItem, UpdateItem, DeleteItem and Scan on the table (and CreateTable to create it)")
-	if e.Err != nil {
-		b.WriteString(": ")
-		b.WriteString(e.Err.Error())
-	}
-	return b.String()
+	return awserr.AccessDenied{Package: "checkpoint", Action: e.Action, Resource: fmt.Sprintf("the lease table %q", e.Resource),
+		GrantOn: e.TableARN(), Needs: needs, Err: e.Err}.Message()
 }
 
 // Is reports ErrAccessDenied.

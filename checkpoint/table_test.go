@@ -11,10 +11,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/kinesis-go/kinesis/internal/faults"
-	"github.com/kinesis-go/kinesis/internal/testbed"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/kinesis-go/kinesis/internal/faults"
+	"github.com/kinesis-go/kinesis/internal/testbed"
 )
 
 func describeRaw(t *testing.T, client *dynamodb.Client, table string) *types.TableDescription {
@@ -277,20 +278,4 @@ func TestNewDynamoDBValidatesOptions(t *testing.T) {
 		RetryMaxDelay:      2 * time.Second,
 		Logger:             slog.Default(),
 	}, d.opts)
-}
-
-func TestBackoffIsJitteredAndCapped(t *testing.T) {
-	d, err := NewDynamoDB(dynamodb.New(dynamodb.Options{}), "t")
-	require.NoError(t, err)
-	for n := 1; n <= 12; n++ {
-		ceiling := min(d.opts.RetryMaxDelay, d.opts.RetryBaseDelay<<(n-1))
-		seen := map[time.Duration]bool{}
-		for range 50 {
-			delay := d.backoff(n)
-			require.Greater(t, delay, time.Duration(0))
-			require.LessOrEqual(t, delay, ceiling, "retry %d", n)
-			seen[delay] = true
-		}
-		assert.Greater(t, len(seen), 1, "retry %d: delays are jittered", n)
-	}
 }

@@ -138,7 +138,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		return kinesisError(c.stream, "kinesis:DescribeStreamSummary", err)
+		return c.kinesisError("kinesis:DescribeStreamSummary", err)
 	}
 	if et, ok := c.store.(tableEnsurer); ok {
 		if err := et.EnsureTable(ctx); err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesis-go/kinesis/checkpoint"
+	"github.com/kinesis-go/kinesis/internal/awserr"
 )
 
 // deliveredWindow is how many Kinesis records delivered since the last checkpoint a
@@ -128,14 +129,14 @@ func (s *shard) checkOnShard(ctx context.Context, pos checkpoint.ExtendedSequenc
 		ShardIteratorType:      types.ShardIteratorTypeAtSequenceNumber,
 		StartingSequenceNumber: aws.String(pos.SequenceNumber),
 	})
-	switch code := errorCode(err); {
+	switch code := awserr.Code(err); {
 	case err == nil:
 		return nil
-	case code == "InvalidArgumentException" || code == codeResourceNotFound:
+	case code == "InvalidArgumentException" || code == awserr.CodeResourceNotFound:
 		return fmt.Errorf("%w: shard %s: %s is not a record of this shard: %w", ErrInvalidCheckpoint, s.id, pos, err)
-	case code == codeAccessDenied:
+	case code == awserr.CodeAccessDenied:
 		return fmt.Errorf("consumer: checking that %s is a record of shard %s (CheckpointAt of a record delivered long ago): %w",
-			pos, s.id, kinesisError(s.w.c.stream, "kinesis:GetShardIterator", err))
+			pos, s.id, s.w.c.kinesisError("kinesis:GetShardIterator", err))
 	}
 	return fmt.Errorf("consumer: checking that %s is a record of shard %s (CheckpointAt of a record delivered long ago); nothing was written, try again: %w", pos, s.id, err)
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/smithy-go"
+	"github.com/kinesis-go/kinesis/internal/awserr"
 )
 
 var (
@@ -64,20 +64,29 @@ func (e *ShutdownTimeoutError) Error() string {
 func (e *ShutdownTimeoutError) Is(target error) bool { return target == ErrShutdownTimeout }
 
 // AccessDeniedError reports a Kinesis AccessDeniedException: the IAM identity the client
-// runs as may not perform Action on the stream. It matches ErrAccessDenied.
+// runs as may not perform Action on the stream. It matches ErrAccessDenied (errors.Is)
+// and unwraps to the AWS error; the producer and the checkpoint store report denials
+// with the same shape.
 type AccessDeniedError struct {
 	// Action is the denied IAM action, e.g. "kinesis:GetRecords".
 	Action string
+	// Resource is the stream, as "stream NAME".
+	Resource string
 	// Stream is the stream name.
 	Stream string
 	// Err is the AWS error.
 	Err error
+
+	fanOut bool // the consumer reads with enhanced fan-out: it needs other actions
 }
 
 func (e *AccessDeniedError) Error() string {
-	return fmt.Sprintf("consumer: access denied: this process's IAM identity may not call %s on stream %q; grant it to the role or user "+
-		"(the consumer needs kinesis:DescribeStreamSummary, kinesis:ListShards, kinesis:GetShardIterator and kinesis:GetRecords): %v",
-		e.Action, e.Stream, e.Err)
+	needs := "The consumer needs kinesis:DescribeStreamSummary, kinesis:ListShards, kinesis:GetShardIterator and kinesis:GetRecords on the stream"
+	if e.fanOut {
+		needs = "An enhanced fan-out consumer needs kinesis:DescribeStreamSummary, kinesis:ListShards, kinesis:RegisterStreamConsumer, " +
+			"kinesis:DescribeStreamConsumer and kinesis:SubscribeToShard (and kinesis:DeregisterStreamConsumer with DeregisterOnShutdown)"
+	}
+	return awserr.AccessDenied{Package: "consumer", Action: e.Action, Resource: e.Resource, Needs: needs, Err: e.Err}.Message()
 }
 
 // Is reports ErrAccessDenied.
@@ -110,35 +119,13 @@ func (e *PanicError) Unwrap() error {
 	return err
 }
 
-// Kinesis error codes the consumer acts on.
-const (
-	codeAccessDenied     = "AccessDeniedException"
-	codeResourceNotFound = "ResourceNotFoundException"
-	codeExpiredIterator  = "ExpiredIteratorException"
-)
-
-var throttleCodes = map[string]bool{
-	"ProvisionedThroughputExceededException": true,
-	"KMSThrottlingException":                 true,
-	"LimitExceededException":                 true,
-	"ThrottlingException":                    true,
-}
-
-func errorCode(err error) string {
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.ErrorCode()
-	}
-	return ""
-}
-
 // kinesisError wraps err from action with what the caller can act on.
-func kinesisError(stream, action string, err error) error {
-	switch errorCode(err) {
-	case codeAccessDenied:
-		return &AccessDeniedError{Action: action, Stream: stream, Err: err}
-	case codeResourceNotFound:
-		return fmt.Errorf("%w: %s of stream %q: %w", ErrStreamNotFound, action, stream, err)
+func (c *Consumer) kinesisError(action string, err error) error {
+	switch awserr.Code(err) {
+	case awserr.CodeAccessDenied:
+		return &AccessDeniedError{Action: action, Resource: "stream " + c.stream, Stream: c.stream, Err: err, fanOut: c.fanOut != nil}
+	case awserr.CodeResourceNotFound:
+		return fmt.Errorf("%w: %s of stream %q: %w", ErrStreamNotFound, action, c.stream, err)
 	}
-	return fmt.Errorf("consumer: %s of stream %q: %w", action, stream, err)
+	return fmt.Errorf("consumer: %s of stream %q: %w", action, c.stream, err)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
 
 	"github.com/kinesis-go/kinesis/checkpoint"
+	"github.com/kinesis-go/kinesis/internal/awserr"
 )
 
 // FanOutClient is the part of *kinesis.Client the consumer uses with RetrievalFanOut: the
@@ -35,8 +36,6 @@ const minSubscribeInterval = time.Second
 // consumerPollInterval is how often a registering consumer's status is checked.
 const consumerPollInterval = 500 * time.Millisecond
 
-const codeResourceInUse = "ResourceInUseException"
-
 // eventStream is the part of *kinesis.SubscribeToShardEventStream the reader uses.
 type eventStream interface {
 	Events() <-chan types.SubscribeToShardEventStream
@@ -57,7 +56,7 @@ type streamSubscriber interface {
 
 func clientSubscribe(fc FanOutClient) subscribeFunc {
 	return func(ctx context.Context, in *kinesis.SubscribeToShardInput) (eventStream, error) {
-		out, err := fc.SubscribeToShard(ctx, in, noSDKRetry, ownEventStreamCodec)
+		out, err := fc.SubscribeToShard(ctx, in, awserr.NoKinesisRetry, ownEventStreamCodec)
 		if err != nil {
 			return nil, err
 		}
@@ -87,16 +86,17 @@ func (c *Consumer) registerConsumer(ctx context.Context, streamARN string) (stri
 	for attempt := 1; ; attempt++ {
 		var arn string
 		var status types.ConsumerStatus
+		action := "kinesis:RegisterStreamConsumer"
 		reg, err := fc.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: aws.String(streamARN), ConsumerName: aws.String(name)})
 		switch {
 		case err == nil && reg.Consumer != nil:
 			arn, status = aws.ToString(reg.Consumer.ConsumerARN), reg.Consumer.ConsumerStatus
 			c.log.Info("stream consumer registered", "consumer", name, "consumerARN", arn)
-		case errorCode(err) == codeResourceInUse:
+		case awserr.Code(err) == awserr.CodeResourceInUse:
 			// Registered before (an earlier run or another worker): reuse it.
 			d, derr := fc.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{StreamARN: aws.String(streamARN), ConsumerName: aws.String(name)})
 			if derr != nil {
-				err = derr
+				err, action = derr, "kinesis:DescribeStreamConsumer"
 				break
 			}
 			arn, status = aws.ToString(d.ConsumerDescription.ConsumerARN), d.ConsumerDescription.ConsumerStatus
@@ -108,13 +108,11 @@ func (c *Consumer) registerConsumer(ctx context.Context, streamARN string) (stri
 			if ctx.Err() != nil {
 				return "", ctx.Err()
 			}
-			switch errorCode(err) {
-			case codeAccessDenied:
-				return "", kinesisError(c.stream, "kinesis:RegisterStreamConsumer or kinesis:DescribeStreamConsumer", err)
-			case codeResourceNotFound:
-				return "", kinesisError(c.stream, "kinesis:RegisterStreamConsumer", err)
+			switch awserr.Code(err) {
+			case awserr.CodeAccessDenied, awserr.CodeResourceNotFound:
+				return "", c.kinesisError(action, err)
 			}
-			delay := backoff(attempt, retryBase, c.opts.MaxRetryBackoff)
+			delay := awserr.Backoff(attempt, retryBase, c.opts.MaxRetryBackoff)
 			c.log.Warn("registering the stream consumer failed; retrying", "consumer", name, "attempt", attempt, "delay", delay, "error", err)
 			if !sleep(ctx, delay) {
 				return "", ctx.Err()
@@ -133,10 +131,10 @@ func (c *Consumer) registerConsumer(ctx context.Context, streamARN string) (stri
 			switch {
 			case err == nil:
 				status = d.ConsumerDescription.ConsumerStatus
-			case errorCode(err) == codeResourceNotFound:
+			case awserr.IsNotFound(err):
 				status = types.ConsumerStatusDeleting
-			case errorCode(err) == codeAccessDenied:
-				return "", kinesisError(c.stream, "kinesis:DescribeStreamConsumer", err)
+			case awserr.Code(err) == awserr.CodeAccessDenied:
+				return "", c.kinesisError("kinesis:DescribeStreamConsumer", err)
 			case ctx.Err() != nil:
 				return "", ctx.Err()
 			default:
@@ -236,32 +234,32 @@ func (s *shard) subscribe(ctx context.Context, out chan<- batch) {
 			m.subscribe.Add(ctx, 1, s.subAttrs[1])
 			failures++
 			health.failed("SubscribeToShard", err)
-			code := errorCode(err)
+			code := awserr.Code(err)
 			switch {
-			case code == codeResourceInUse:
+			case code == awserr.CodeResourceInUse:
 				// The previous subscription (ours, or the former owner's) is still open, or
 				// the last call was less than 5 s ago: wait and try again.
 				s.log.Debug("SubscribeToShard: subscription in use; retrying", "attempt", failures, "error", err)
-			case code == codeResourceNotFound && s.gone(ctx):
+			case code == awserr.CodeResourceNotFound && s.gone(ctx):
 				s.log.Error("shard no longer exists (trimmed after the retention period before it was processed); ending it", "error", err)
 				select {
 				case out <- batch{end: true}:
 				case <-ctx.Done():
 				}
 				return
-			case code == codeResourceNotFound:
+			case code == awserr.CodeResourceNotFound:
 				// The shard exists, so the stream consumer is gone: deregistered from
 				// outside (or by a worker of this application with DeregisterOnShutdown).
 				s.log.Warn("SubscribeToShard: the stream consumer no longer exists; registering it again", "consumerARN", arn, "error", err)
 				s.w.reregister(ctx, arn)
-			case code == codeAccessDenied:
-				s.log.Error("SubscribeToShard denied", "error", kinesisError(s.w.c.stream, "kinesis:SubscribeToShard", err))
-			case throttleCodes[code]:
+			case code == awserr.CodeAccessDenied:
+				s.log.Error("SubscribeToShard denied", "error", s.w.c.kinesisError("kinesis:SubscribeToShard", err))
+			case awserr.IsThrottle(err):
 				s.log.Debug("SubscribeToShard throttled; backing off", "attempt", failures, "error", err)
 			default:
 				s.log.Warn("SubscribeToShard failed; retrying", "attempt", failures, "error", err)
 			}
-			sleep(ctx, backoff(failures, minSubscribeInterval, s.w.opts.MaxRetryBackoff))
+			sleep(ctx, awserr.Backoff(failures, minSubscribeInterval, s.w.opts.MaxRetryBackoff))
 			continue
 		}
 		m.subscribe.Add(ctx, 1, s.subAttrs[0])
@@ -278,7 +276,7 @@ func (s *shard) subscribe(ctx context.Context, out chan<- batch) {
 			failures++
 			health.failed("SubscribeToShard", err)
 			m.subscriptionErrors.Add(ctx, 1, s.attrs)
-			delay := backoff(failures, retryBase, s.w.opts.MaxRetryBackoff)
+			delay := awserr.Backoff(failures, retryBase, s.w.opts.MaxRetryBackoff)
 			s.log.Warn("subscription failed; subscribing again after the last event", "after", cont, "attempt", failures, "delay", delay, "error", err)
 			if !sleep(ctx, delay) {
 				return

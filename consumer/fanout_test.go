@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/kinesis-go/kinesis/checkpoint"
@@ -343,5 +345,34 @@ func TestFanOutRegistersAgainWhenTheConsumerIsDeregisteredWhileRunning(t *testin
 	r.checkComplete(t, want)
 	if arn := f.currentARN(); arn == "" || arn == old {
 		t.Errorf("consumer ARN %q after the deregistration of %q, want a new registration", arn, old)
+	}
+}
+
+// deniedRegistration is a fan-out client whose identity may not register stream consumers.
+type deniedRegistration struct{ *fakeFanOut }
+
+func (d deniedRegistration) RegisterStreamConsumer(context.Context, *kinesis.RegisterStreamConsumerInput, ...func(*kinesis.Options)) (*kinesis.RegisterStreamConsumerOutput, error) {
+	return nil, &types.AccessDeniedException{Message: aws.String("User: arn:aws:iam::1:user/x is not authorized to perform: kinesis:RegisterStreamConsumer")}
+}
+
+func TestFanOutAccessDeniedListsTheFanOutPermissions(t *testing.T) {
+	f := deniedRegistration{newFakeFanOut(t, 1)}
+	c, err := New(f, "s", checkpoint.NewMemory(), NewFunc(func(context.Context, string, []Record) error { return nil }), fastFanOutOptions(t, "w1")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Run(context.Background())
+	var ade *AccessDeniedError
+	if !errors.Is(err, ErrAccessDenied) || !errors.As(err, &ade) {
+		t.Fatalf("Run: %v, want an *AccessDeniedError", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{"may not call kinesis:RegisterStreamConsumer", "kinesis:SubscribeToShard", "kinesis:DescribeStreamConsumer"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q: %s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "kinesis:GetRecords") || strings.Contains(msg, "kinesis:GetShardIterator") {
+		t.Errorf("a fan-out consumer's message lists the polling permissions: %s", msg)
 	}
 }

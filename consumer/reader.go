@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesis-go/kinesis/checkpoint"
+	"github.com/kinesis-go/kinesis/internal/awserr"
 )
 
 // minReadInterval keeps a shard's reader within the service limit of 5 GetRecords calls
@@ -18,10 +19,6 @@ const minReadInterval = 200 * time.Millisecond
 
 // retryBase is the first backoff delay after a failed read.
 const retryBase = 200 * time.Millisecond
-
-// noSDKRetry is passed to the GetShardIterator and GetRecords calls: the reader retries
-// them itself (with fresh iterators where needed), so the SDK must not multiply attempts.
-func noSDKRetry(o *kinesis.Options) { o.Retryer = aws.NopRetryer{} }
 
 // batch is one GetRecords result, ready for the processor.
 type batch struct {
@@ -56,7 +53,7 @@ func (s *shard) read(ctx context.Context, out chan<- batch) {
 				}
 				failures++
 				health.failed("GetShardIterator", err)
-				if errorCode(err) == codeResourceNotFound && s.gone(ctx) {
+				if awserr.IsNotFound(err) && s.gone(ctx) {
 					// The shard was trimmed before it was finished: its data is gone. End
 					// it so its children can start.
 					s.log.Error("shard no longer exists (trimmed after the retention period before it was processed); ending it", "error", err)
@@ -66,7 +63,7 @@ func (s *shard) read(ctx context.Context, out chan<- batch) {
 					}
 					return
 				}
-				delay := backoff(failures, retryBase, s.w.opts.MaxRetryBackoff)
+				delay := awserr.Backoff(failures, retryBase, s.w.opts.MaxRetryBackoff)
 				s.log.Warn("GetShardIterator failed; retrying", "attempt", failures, "delay", delay, "error", err)
 				sleep(ctx, delay)
 				continue
@@ -77,32 +74,32 @@ func (s *shard) read(ctx context.Context, out chan<- batch) {
 			return
 		}
 		lastCall = time.Now()
-		resp, err := s.w.c.client.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(iterator), Limit: aws.Int32(limit)}, noSDKRetry)
+		resp, err := s.w.c.client.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(iterator), Limit: aws.Int32(limit)}, awserr.NoKinesisRetry)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			failures++
 			health.failed("GetRecords", err)
-			code := errorCode(err)
+			code := awserr.Code(err)
 			switch {
-			case throttleCodes[code]:
+			case awserr.IsThrottle(err):
 				s.log.Debug("GetRecords throttled; backing off", "attempt", failures, "error", err)
-			case code == codeExpiredIterator:
+			case code == awserr.CodeExpiredIterator:
 				s.log.Info("shard iterator expired; getting a new one after the last record read", "after", lastRead)
 				iterator = ""
 				if failures <= 2 {
 					continue
 				}
-			case code == codeAccessDenied:
-				s.log.Error("GetRecords denied", "error", kinesisError(s.w.c.stream, "kinesis:GetRecords", err))
+			case code == awserr.CodeAccessDenied:
+				s.log.Error("GetRecords denied", "error", s.w.c.kinesisError("kinesis:GetRecords", err))
 			default:
 				// Server errors, invalid iterators (kinesis-mock answers those with HTTP
 				// 500), network errors: start again from a fresh iterator.
 				s.log.Warn("GetRecords failed; retrying with a new iterator", "attempt", failures, "error", err)
 				iterator = ""
 			}
-			sleep(ctx, backoff(failures, retryBase, s.w.opts.MaxRetryBackoff))
+			sleep(ctx, awserr.Backoff(failures, retryBase, s.w.opts.MaxRetryBackoff))
 			continue
 		}
 		failures = 0
@@ -153,10 +150,10 @@ func (s *shard) getIterator(ctx context.Context, lastRead string) (string, error
 		in.ShardIteratorType = types.ShardIteratorTypeAtSequenceNumber
 		in.StartingSequenceNumber = aws.String(s.start.SequenceNumber)
 	}
-	resp, err := s.w.c.client.GetShardIterator(ctx, in, noSDKRetry)
+	resp, err := s.w.c.client.GetShardIterator(ctx, in, awserr.NoKinesisRetry)
 	if err != nil {
-		if errorCode(err) == codeAccessDenied {
-			return "", kinesisError(s.w.c.stream, "kinesis:GetShardIterator", err)
+		if awserr.Code(err) == awserr.CodeAccessDenied {
+			return "", s.w.c.kinesisError("kinesis:GetShardIterator", err)
 		}
 		return "", err
 	}

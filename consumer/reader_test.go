@@ -2,7 +2,9 @@ package consumer
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/kinesis-go/kinesis/checkpoint"
@@ -230,4 +234,35 @@ func TestAShardThatCannotBeReadIsLoggedAsAnErrorAndCountedByCode(t *testing.T) {
 			t.Error("no log line when the shard became readable again")
 		}
 	})
+}
+
+// Every service's throttling is throttling for the reader, as for the producer: a
+// TooManyRequestsException or a bare HTTP 429 backs off and keeps the iterator, where a
+// failure of another kind starts again from a new one.
+func TestGetRecordsTooManyRequestsAndHTTP429AreThrottling(t *testing.T) {
+	fake, stream := newFakeStream(t, 1)
+	want := putRecords(t, fake, stream, 1, 20, "a")
+	var n atomic.Int32
+	fake.Control(kinesistest.OpGetRecords, func(c *kinesistest.Call) (any, error, bool) {
+		c.KeepControl()
+		switch n.Add(1) {
+		case 1, 2:
+			return nil, &smithy.GenericAPIError{Code: "TooManyRequestsException", Message: "Rate exceeded"}, true
+		case 3, 4:
+			return nil, &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: http.StatusTooManyRequests}}, Err: errors.New("too many requests")}, true
+		}
+		return nil, nil, false
+	})
+	r := newRecorder()
+	c, err := New(fake, stream, checkpoint.NewMemory(), r.factory("w1"), fastOptions(t, "w1")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runConsumer(t, c)
+	r.waitFor(t, 30*time.Second, "all records", func() bool { return r.distinct() >= len(want) })
+	stop()
+	r.checkComplete(t, want)
+	if got := fake.Stats().Calls[kinesistest.OpGetShardIterator]; got != 1 {
+		t.Errorf("%d GetShardIterator calls, want 1: throttling must keep the iterator", got)
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/kinesis-go/kinesis/internal/awserr"
 )
 
 // stuckReadAfter is how long a shard's reader may fail without a successful read before
@@ -27,7 +29,7 @@ type readHealth struct {
 // failed records a failed call of operation.
 func (h *readHealth) failed(operation string, err error) {
 	s := h.s
-	code := errorCode(err)
+	code := awserr.Code(err)
 	if code == "" {
 		code = "NoErrorCode" // a network error, a timeout, an unexpected reply
 	}

@@ -11,6 +11,8 @@ import (
 
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
+
+	"github.com/kinesis-go/kinesis/internal/awserr"
 )
 
 // Ordering is what a per-record handler (NewRecordFunc) keeps in order when it handles
@@ -337,7 +339,7 @@ func (p *recordFuncProcessor) handle(r *Record) bool {
 			return false
 		}
 		p.cfg.recordErrors.Add(context.Background(), 1, p.cfg.attrs)
-		delay := backoff(attempt, 100*time.Millisecond, p.cfg.maxRetryBackoff)
+		delay := awserr.Backoff(attempt, 100*time.Millisecond, p.cfg.maxRetryBackoff)
 		p.cfg.log.Error("record handler failed; retrying the record (later records of its key wait)", "shard", p.shardID,
 			"sequenceNumber", r.SequenceNumber, "subSequenceNumber", r.SubSequenceNumber, "partitionKey", r.PartitionKey,
 			"attempt", attempt, "delay", delay, "error", err)

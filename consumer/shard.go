@@ -16,6 +16,7 @@ import (
 
 	"github.com/kinesis-go/kinesis/aggregation"
 	"github.com/kinesis-go/kinesis/checkpoint"
+	"github.com/kinesis-go/kinesis/internal/awserr"
 )
 
 // shard is one held lease and the goroutine processing it. Every store write for the
@@ -392,7 +393,7 @@ func (s *shard) retry(method string, fn func() error) bool {
 			return false
 		}
 		s.w.m.processorErrors.Add(context.Background(), 1, s.attrs)
-		delay := backoff(attempt, 100*time.Millisecond, s.w.opts.MaxRetryBackoff)
+		delay := awserr.Backoff(attempt, 100*time.Millisecond, s.w.opts.MaxRetryBackoff)
 		msg, attrs := s.processorFailure(method, "retrying with the same input", err)
 		s.log.Error(msg, append([]any{"attempt", attempt, "delay", delay}, attrs...)...)
 		if !sleep(s.ctx, delay) {
@@ -620,7 +621,7 @@ func (s *shard) end(p RecordProcessor, children []types.ChildShard) bool {
 		if ctx.Err() != nil {
 			return false
 		}
-		delay := backoff(attempt, 100*time.Millisecond, s.w.opts.MaxRetryBackoff)
+		delay := awserr.Backoff(attempt, 100*time.Millisecond, s.w.opts.MaxRetryBackoff)
 		s.log.Warn("checkpointing SHARD_END failed; retrying", "attempt", attempt, "error", err)
 		if !sleep(ctx, delay) {
 			return false
@@ -653,7 +654,7 @@ func (s *shard) otherParentsLeased(child types.ChildShard) (ok, done bool) {
 				return false, true
 			}
 			s.log.Warn("reading the other parent's lease failed; retrying", "parent", p, "error", err)
-			if !sleep(s.ctx, backoff(attempt, 100*time.Millisecond, s.w.opts.MaxRetryBackoff)) {
+			if !sleep(s.ctx, awserr.Backoff(attempt, 100*time.Millisecond, s.w.opts.MaxRetryBackoff)) {
 				return false, true
 			}
 		}
@@ -672,7 +673,7 @@ func (s *shard) syncUntilDone() bool {
 			return false
 		}
 		s.log.Warn("shard sync at the shard's end failed; retrying", "error", err)
-		if !sleep(s.ctx, backoff(attempt, 100*time.Millisecond, s.w.opts.MaxRetryBackoff)) {
+		if !sleep(s.ctx, awserr.Backoff(attempt, 100*time.Millisecond, s.w.opts.MaxRetryBackoff)) {
 			return false
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
 	"github.com/kinesis-go/kinesis/checkpoint"
 )
 
@@ -30,7 +31,7 @@ func (w *worker) listShards(ctx context.Context) ([]shardInfo, error) {
 	for {
 		resp, err := w.c.client.ListShards(ctx, in)
 		if err != nil {
-			return nil, kinesisError(w.c.stream, "kinesis:ListShards", err)
+			return nil, w.c.kinesisError("kinesis:ListShards", err)
 		}
 		for _, s := range resp.Shards {
 			si := shardInfo{id: aws.ToString(s.ShardId)}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kinesis-go/kinesis/checkpoint"
+	"github.com/kinesis-go/kinesis/internal/awserr"
 )
 
 // worker is the state of one Run.
@@ -74,7 +75,7 @@ func (w *worker) run(ctx context.Context) error {
 		if permanent(err) {
 			return err
 		}
-		delay := backoff(attempt, 100*time.Millisecond, w.opts.MaxRetryBackoff)
+		delay := awserr.Backoff(attempt, 100*time.Millisecond, w.opts.MaxRetryBackoff)
 		w.log.Warn("initial shard sync failed; retrying", "attempt", attempt, "delay", delay, "error", err)
 		if !sleep(ctx, delay) {
 			return nil

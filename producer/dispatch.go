@@ -8,6 +8,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kinesis-go/kinesis/internal/awserr"
 )
 
 // bucket is a token bucket refilled continuously; capacity is one second's worth.
@@ -247,7 +249,7 @@ func (d *dispatcher) finished(r *sendResult, now int64) {
 	for _, s := range r.throttled {
 		q := &s.q
 		q.throttles++
-		q.blockedUntil = now + int64(backoff(q.throttles, throttleBackoffMin, throttleBackoffMax))
+		q.blockedUntil = now + int64(awserr.Backoff(q.throttles, throttleBackoffMin, throttleBackoffMax))
 		q.records.refill(now)
 		q.bytes.refill(now)
 		q.records.tokens, q.bytes.tokens = 0, 0
@@ -420,7 +422,7 @@ func (d *dispatcher) waitCause(q *shardQueue, k *krec) error {
 		return k.lastErr
 	}
 	if q.throttles > 0 {
-		return fmt.Errorf("producer: the shard is throttled (%s) and backing off", codeThroughputExceeded)
+		return fmt.Errorf("producer: the shard is throttled (%s) and backing off", awserr.CodeThroughputExceeded)
 	}
 	return errRateLimited
 }

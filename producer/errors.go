@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go"
+
+	"github.com/kinesis-go/kinesis/internal/awserr"
 )
 
 var (
@@ -75,7 +73,8 @@ func (e *ExpiredError) Error() string {
 func (e *ExpiredError) Unwrap() []error { return []error{ErrRecordExpired, e.Cause} }
 
 // AccessDeniedError is a call that Kinesis or KMS refused for lack of permission; it
-// names what to grant. It wraps ErrAccessDenied and the AWS error.
+// names what to grant. It matches ErrAccessDenied (errors.Is) and unwraps to the AWS
+// error. The consumer and the checkpoint store report denials with the same shape.
 type AccessDeniedError struct {
 	// Action is the IAM action that was denied, e.g. "kinesis:PutRecords" or
 	// "kms:GenerateDataKey".
@@ -87,11 +86,14 @@ type AccessDeniedError struct {
 }
 
 func (e *AccessDeniedError) Error() string {
-	return fmt.Sprintf("producer: access denied: grant %s on %s to the producer's IAM identity: %v", e.Action, e.Resource, e.Err)
+	return awserr.AccessDenied{Package: "producer", Action: e.Action, Resource: e.Resource, Err: e.Err}.Message()
 }
 
-// Unwrap returns ErrAccessDenied and the AWS error.
-func (e *AccessDeniedError) Unwrap() []error { return []error{ErrAccessDenied, e.Err} }
+// Is reports ErrAccessDenied.
+func (e *AccessDeniedError) Is(target error) bool { return target == ErrAccessDenied }
+
+// Unwrap returns the AWS error.
+func (e *AccessDeniedError) Unwrap() error { return e.Err }
 
 // EntryError is the failure of one entry of a PutRecords response (the call itself
 // succeeded). It implements smithy.APIError, so that errors.As(err, &apiErr) classifies
@@ -126,72 +128,18 @@ func (e *EntryError) ErrorFault() smithy.ErrorFault {
 	return smithy.FaultClient
 }
 
-// Error codes the producer acts on.
-const (
-	codeThroughputExceeded = "ProvisionedThroughputExceededException"
-	codeAccessDenied       = "AccessDeniedException"
-	codeKMSAccessDenied    = "KMSAccessDeniedException"
-	codeKMSThrottling      = "KMSThrottlingException"
-)
-
-// retryableCodes are AWS error codes worth retrying: throttling and service faults.
-var retryableCodes = map[string]bool{
-	codeThroughputExceeded:        true,
-	"ThrottlingException":         true,
-	"Throttling":                  true,
-	"LimitExceededException":      true,
-	"TooManyRequestsException":    true,
-	"RequestLimitExceeded":        true,
-	codeKMSThrottling:             true,
-	"InternalFailure":             true,
-	"InternalFailureException":    true,
-	"InternalServerError":         true,
-	"ServiceUnavailable":          true,
-	"ServiceUnavailableException": true,
-	"RequestTimeout":              true,
-	"RequestTimeoutException":     true,
-	"ResourceInUseException":      true, // stream still being created or updated
-}
-
-// throttleCodes are the retryable codes that mean "slow down".
-var throttleCodes = map[string]bool{
-	codeThroughputExceeded:     true,
-	"ThrottlingException":      true,
-	"Throttling":               true,
-	"LimitExceededException":   true,
-	"TooManyRequestsException": true,
-	"RequestLimitExceeded":     true,
-	codeKMSThrottling:          true,
-}
-
-// fatalCodes are AWS error codes that retrying cannot fix.
-var fatalCodes = map[string]bool{
-	"ValidationException":            true,
-	"InvalidArgumentException":       true,
-	"ResourceNotFoundException":      true,
-	codeAccessDenied:                 true,
-	codeKMSAccessDenied:              true,
-	"KMSDisabledException":           true,
-	"KMSNotFoundException":           true,
-	"KMSInvalidStateException":       true,
-	"KMSOptInRequired":               true,
-	"UnrecognizedClientException":    true,
-	"InvalidSignatureException":      true,
-	"IncompleteSignature":            true,
-	"MissingAuthenticationToken":     true,
-	"ExpiredTokenException":          true,
-	"InvalidClientTokenId":           true,
-	"SerializationException":         true,
-	"UnknownOperationException":      true,
-	"InvalidParameterValueException": true,
-}
-
 // IsRetryable reports whether err, from a Kinesis call or a PutRecords entry (see
 // EntryError), is worth retrying: throttling, service faults (InternalFailure, HTTP
 // 5xx), timeouts and connection errors. Validation, missing stream, access and KMS key
 // errors are not, nor are the producer's own errors (ErrClosed, ErrInvalidRecord,
-// ErrRecordExpired) and a cancelled context.
-func IsRetryable(err error) bool { return classify(err).retryable }
+// ErrRecordExpired), nor the context's errors (context.Canceled and
+// context.DeadlineExceeded: the caller stopped waiting).
+func IsRetryable(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	return classify(err).retryable
+}
 
 // class is what the producer needs to know about a failure.
 type class struct {
@@ -215,55 +163,24 @@ func classify(err error) class {
 		}
 		return c
 	}
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) {
-		code := apiErr.ErrorCode()
-		c := class{code: code, message: apiErr.ErrorMessage()}
-		switch {
-		case retryableCodes[code]:
-			c.retryable = true
-			c.throttled = throttleCodes[code]
-		case fatalCodes[code]:
-		case apiErr.ErrorFault() == smithy.FaultServer:
-			c.retryable = true
-		case apiErr.ErrorFault() == smithy.FaultClient:
-		default:
-			status := httpStatus(err)
-			c.retryable = status == 0 || status >= 500 || status == 429
-			c.throttled = status == 429
-		}
-		// A service fault answered the whole call: the service may have written some
-		// records before failing.
-		var entryErr *EntryError
-		c.ambiguous = c.retryable && !c.throttled && !errors.As(err, &entryErr)
-		return c
-	}
+	ac := awserr.Classify(err)
+	c := class{retryable: ac.Retryable, throttled: ac.Throttled, ambiguous: ac.Ambiguous, code: ac.Code, message: ac.Message}
 	switch {
-	case errors.Is(err, context.Canceled):
-		return class{code: "Canceled", message: err.Error()}
-	case errors.Is(err, context.DeadlineExceeded):
-		return class{retryable: true, ambiguous: true, code: "Timeout", message: err.Error()}
+	case ac.Code == awserr.CodeResourceInUse:
+		// Kinesis: the stream is being created or updated; it will take writes again.
+		c.retryable = true
+	case ac.Code == "Timeout":
+		// The producer's own per-call RequestTimeout (the caller's contexts are not
+		// passed to calls): the records may have been written.
+		c.retryable = true
 	}
-	if status := httpStatus(err); status != 0 {
-		return class{retryable: status >= 500 || status == 429, throttled: status == 429,
-			ambiguous: status >= 500, code: fmt.Sprintf("HTTP%d", status), message: err.Error()}
+	// A failed PutRecords entry was not written; a service fault that answered the whole
+	// call may have written some records before failing.
+	var entryErr *EntryError
+	if errors.As(err, &entryErr) {
+		c.ambiguous = false
 	}
-	if (retry.RetryableConnectionError{}).IsErrorRetryable(err) == aws.TrueTernary {
-		var opErr *net.OpError
-		dial := errors.As(err, &opErr) && strings.EqualFold(opErr.Op, "dial")
-		return class{retryable: true, ambiguous: !dial, code: "ConnectionError", message: err.Error()}
-	}
-	// Unknown (a response that could not be read, say): retry until the TTL rather
-	// than lose the records, but it may have been written.
-	return class{retryable: true, ambiguous: true, code: "Unknown", message: err.Error()}
-}
-
-func httpStatus(err error) int {
-	var v interface{ HTTPStatusCode() int }
-	if errors.As(err, &v) {
-		return v.HTTPStatusCode()
-	}
-	return 0
+	return c
 }
 
 // describeFailure turns a non-retryable AWS error into what the user reads: access
@@ -274,9 +191,9 @@ func describeFailure(err error, action, resource string) error {
 		return err
 	}
 	switch apiErr.ErrorCode() {
-	case codeAccessDenied:
+	case awserr.CodeAccessDenied:
 		return &AccessDeniedError{Action: action, Resource: resource, Err: err}
-	case codeKMSAccessDenied:
+	case awserr.CodeKMSAccessDenied:
 		return &AccessDeniedError{Action: "kms:GenerateDataKey", Resource: "the KMS key of " + resource, Err: err}
 	}
 	return err

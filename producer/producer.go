@@ -10,7 +10,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/kinesis-go/kinesis/aggregation"
@@ -27,9 +26,6 @@ type Client interface {
 	ListShards(ctx context.Context, params *kinesis.ListShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error)
 	DescribeStreamSummary(ctx context.Context, params *kinesis.DescribeStreamSummaryInput, optFns ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error)
 }
-
-// noRetry turns the SDK retryer off for one call: the producer retries itself.
-func noRetry(o *kinesis.Options) { o.Retryer = aws.NopRetryer{} }
 
 // Producer writes user records to one Kinesis data stream. Create it with New; it is
 // safe for concurrent use. See the package documentation for the pipeline.

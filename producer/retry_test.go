@@ -428,7 +428,7 @@ func TestIsRetryable(t *testing.T) {
 		&EntryError{Code: "InternalFailure"}:                                       true,
 		&EntryError{Code: "KMSInvalidStateException"}:                              false,
 		context.Canceled:         false,
-		context.DeadlineExceeded: true,
+		context.DeadlineExceeded: false,
 		ErrClosed:                false,
 		&ExpiredError{Cause: apiError("InternalFailure", "", smithy.FaultServer)}: false,
 		errors.New("connection reset by peer"):                                    true,

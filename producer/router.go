@@ -464,7 +464,7 @@ func (r *router) handle(m routerMsg, aborting bool) {
 			return
 		}
 		r.mapErr = m.err
-		if !IsRetryable(m.err) && len(r.pending) > 0 {
+		if !classify(m.err).retryable && len(r.pending) > 0 {
 			p.log.Error("kinesis producer: cannot load the shard map; failing the waiting records",
 				"records", len(r.pending), "error", m.err)
 			p.failRecs(r.pending, m.err)

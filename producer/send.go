@@ -8,6 +8,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kinesis-go/kinesis/internal/awserr"
 )
 
 // Retry backoff of a Kinesis record that failed with a retryable error other than
@@ -34,7 +36,7 @@ func (p *Producer) send(b *batch) {
 
 	start := p.now()
 	ctx, cancel := context.WithTimeout(p.runCtx, p.opts.RequestTimeout)
-	out, err := p.client.PutRecords(ctx, &b.input, noRetry, fastPutRecords)
+	out, err := p.client.PutRecords(ctx, &b.input, awserr.NoKinesisRetry, fastPutRecords)
 	cancel()
 	end := p.now()
 	if err == nil && (out == nil || len(out.Records) != len(b.recs)) {
@@ -157,7 +159,7 @@ func (p *Producer) retryOrFail(k *krec, err error, c class, now int64, r *sendRe
 	if c.throttled {
 		delay = 0 // the shard's throttling backoff holds it
 	} else {
-		delay = backoff(len(k.attempts), retryBackoffMin, retryBackoffMax)
+		delay = awserr.Backoff(len(k.attempts), retryBackoffMin, retryBackoffMax)
 	}
 	if now+int64(delay) >= k.expiry {
 		p.expire(k, err)

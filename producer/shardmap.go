@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesis-go/kinesis/aggregation"
+	"github.com/kinesis-go/kinesis/internal/awserr"
 )
 
 // shardMap is the stream's open shards sorted by hash key range, looked up by binary
@@ -138,7 +138,7 @@ func (p *Producer) runMapper() {
 		var wait time.Duration
 		if err != nil {
 			failures++
-			wait = backoff(failures, loadBackoffMin, loadBackoffMax)
+			wait = awserr.Backoff(failures, loadBackoffMin, loadBackoffMax)
 			if p.smap.Load() == nil {
 				wait = min(wait, pendingCheckMax)
 			}
@@ -181,7 +181,7 @@ func (p *Producer) loadSummary() {
 	for attempt := 1; attempt <= 3; attempt++ {
 		ctx, cancel := context.WithTimeout(p.runCtx, p.opts.RequestTimeout)
 		var out *kinesis.DescribeStreamSummaryOutput
-		out, err = p.client.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(p.stream)}, noRetry)
+		out, err = p.client.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(p.stream)}, awserr.NoKinesisRetry)
 		cancel()
 		if err == nil {
 			if d := out.StreamDescriptionSummary; d != nil {
@@ -194,10 +194,10 @@ func (p *Producer) loadSummary() {
 			}
 			return
 		}
-		if !IsRetryable(err) || p.runCtx.Err() != nil {
+		if !classify(err).retryable || p.runCtx.Err() != nil {
 			break
 		}
-		if !sleepCtx(p.runCtx, backoff(attempt, loadBackoffMin, time.Second)) {
+		if !sleepCtx(p.runCtx, awserr.Backoff(attempt, loadBackoffMin, time.Second)) {
 			return
 		}
 	}
@@ -243,7 +243,7 @@ func (p *Producer) listShards(ctx context.Context) ([]types.Shard, error) {
 	var shards []types.Shard
 	for {
 		cctx, cancel := context.WithTimeout(ctx, p.opts.RequestTimeout)
-		out, err := p.client.ListShards(cctx, in, noRetry)
+		out, err := p.client.ListShards(cctx, in, awserr.NoKinesisRetry)
 		cancel()
 		if err != nil {
 			return nil, fmt.Errorf("producer: listing the shards of %s: %w", p.stream, describeFailure(err, "kinesis:ListShards", p.resource()))
@@ -419,7 +419,7 @@ func (p *Producer) listAllShards(ctx context.Context) ([]types.Shard, error) {
 	var shards []types.Shard
 	for {
 		cctx, cancel := context.WithTimeout(ctx, p.opts.RequestTimeout)
-		out, err := p.client.ListShards(cctx, in, noRetry)
+		out, err := p.client.ListShards(cctx, in, awserr.NoKinesisRetry)
 		cancel()
 		if err != nil {
 			return nil, err
@@ -487,17 +487,6 @@ func (p *Producer) splitWrongShard(k *krec, actual *shard, seqNum string) {
 // errMapNotLoaded is the cause of records that expired before the first shard map
 // load finished.
 var errMapNotLoaded = errors.New("producer: the shard map is not loaded yet")
-
-// backoff is an exponential delay with jitter: between half and all of
-// min(max, base*2^(attempt-1)).
-func backoff(attempt int, base, max time.Duration) time.Duration {
-	d := base
-	for i := 1; i < attempt && d < max; i++ {
-		d *= 2
-	}
-	d = min(d, max)
-	return d/2 + rand.N(d/2+1)
-}
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
