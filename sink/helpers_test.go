@@ -184,3 +184,5 @@ func recordsIn(t *testing.T, objects map[string][]byte) []string {
 }
 
 var errInjected = errors.New("injected failure")
+
+func errorsIsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

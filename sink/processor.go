@@ -355,6 +355,11 @@ func (p *processor) writeBatch(ctx context.Context, cp consumer.Checkpointer, mo
 	}); err != nil {
 		return err
 	}
+	if other != nil && other.Start.ext().Compare(p.start) > 0 {
+		// Another worker holds the shard now and already checkpointed past this batch:
+		// writing it would overlap that worker's objects.
+		return fmt.Errorf("%w: sink: another worker already wrote shard %s past %s", consumer.ErrLeaseLost, p.shardID, p.start)
+	}
 	if other != nil && other.Start == toPosition(p.start) && other.First == toPosition(p.entries[0].pos) {
 		if p.forced == nil || *p.forced != *other {
 			p.log.Warn("sink: another worker started writing this batch; ending it at the same record", "last", other.Last.ext().String())

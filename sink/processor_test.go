@@ -443,3 +443,26 @@ func TestInvalidOptions(t *testing.T) {
 		})
 	}
 }
+
+// A worker that lost the shard without knowing it yet must not write a batch once the
+// new owner checkpointed past it.
+func TestStaleWorkerDoesNotWriteBehindTheNewOwner(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dest := newMemDest()
+		cp := &fakeCheckpointer{}
+		stale := newTestProcessor(t, dest, checkpoint.PositionTrimHorizon)
+		process(t, stale, cp, recs(1, 3, nil))
+		if err := stale.s.writeIntent(context.Background(), testShard, intent{
+			Start: position{Seq: seq(2)}, First: position{Seq: seq(3)}, Last: position{Seq: seq(3)},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		err := stale.ShutdownRequested(context.Background(), consumer.ShutdownRequestedInput{Checkpointer: cp})
+		if !errors.Is(err, consumer.ErrLeaseLost) {
+			t.Errorf("ShutdownRequested: %v, want ErrLeaseLost", err)
+		}
+		if names := dest.names(); len(names) != 0 || len(cp.at) != 0 {
+			t.Errorf("the stale worker wrote %q, checkpointed %v", names, cp.at)
+		}
+	})
+}
