@@ -30,8 +30,9 @@ type localS3 struct {
 	srv    *httptest.Server
 
 	mu     sync.Mutex
-	faults []s3Fault // applied to the next writes, in order
-	writes int       // write requests seen
+	faults []s3Fault     // applied to the next writes, in order
+	writes int           // write requests seen
+	slow   time.Duration // every write without a fault is answered after this delay
 }
 
 // s3Fault is what the server does to one write request.
@@ -96,7 +97,7 @@ func (l *localS3) nextFault() (s3Fault, bool) {
 	defer l.mu.Unlock()
 	l.writes++
 	if len(l.faults) == 0 {
-		return s3Fault{}, false
+		return s3Fault{delay: l.slow}, l.slow > 0
 	}
 	f := l.faults[0]
 	l.faults = l.faults[1:]
