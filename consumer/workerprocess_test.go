@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -37,6 +38,9 @@ type helperConfig struct {
 	Table            string
 	Worker           string
 	FailoverTime     time.Duration
+	// Concurrency > 0 runs a per-record handler (NewRecordFunc) with that concurrency
+	// and a random 0-5 ms per record, instead of NewFunc.
+	Concurrency int
 }
 
 // runHelperIfAsked runs the helper worker when the test binary was started as one; it
@@ -70,7 +74,18 @@ func runHelperIfAsked() bool {
 		}
 		return w.Flush()
 	}
-	c, err := New(kc, cfg.Stream, store, NewFunc(fn), func(o *Options) {
+	process := NewFunc(fn)
+	if cfg.Concurrency > 0 {
+		process = NewRecordFunc(func(ctx context.Context, r Record) error {
+			if !sleep(ctx, time.Duration(rand.IntN(5001))*time.Microsecond) {
+				return ctx.Err()
+			}
+			return fn(ctx, r.ShardID, []Record{r})
+		})
+	}
+	c, err := New(kc, cfg.Stream, store, process, func(o *Options) {
+		o.Concurrency = cfg.Concurrency
+		o.CheckpointInterval = 200 * time.Millisecond
 		o.WorkerID = cfg.Worker
 		o.FailoverTime = cfg.FailoverTime
 		o.IdleTimeBetweenReads = 100 * time.Millisecond
