@@ -6,8 +6,10 @@
 // over all the shards its worker holds. The consumer checkpoints each shard after each
 // report and releases its leases when it stops, so several copies share the shards.
 //
-// The commands are in cmd/stocktrade-producer and cmd/stocktrade-consumer; demo runs both
-// against local emulators (`make demo`). This package holds their shared model
+// The commands are in cmd/stocktrade-producer and cmd/stocktrade-consumer, and
+// cmd/stocktrade-archive archives the stream to a local directory or S3 with package sink
+// (RunArchive); demo runs all three against local emulators (`make demo`) and lists the
+// archived files. This package holds their shared model
 // (StockTrade, Generator, Stats) and their logic (RunProducer, RunConsumer), so tests run
 // them in-process. See README.md beside this file for running them against AWS.
 package stocktrade

@@ -6,13 +6,17 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -84,6 +88,31 @@ func run() error {
 		}, cout, slog.New(slog.NewTextHandler(cout, logOpts)))
 	}()
 
+	// The archive consumer writes every trade to files in a local directory.
+	archiveDir, err := os.MkdirTemp("", "stocktrade-archive-")
+	if err != nil {
+		return err
+	}
+	aout := &prefixWriter{prefix: "[archive]  ", mu: &mu, w: os.Stdout}
+	var archiveErr error
+	var archived atomic.Int64
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		archiveErr = stocktrade.RunArchive(cctx, stocktrade.ArchiveConfig{
+			Stream:           stream,
+			App:              "StockTradeArchive",
+			Endpoint:         env.KinesisEndpoint,
+			DynamoDBEndpoint: env.DynamoDBEndpoint,
+			Dir:              archiveDir,
+			BufferInterval:   max(2*time.Second, time.Duration(seconds)*time.Second/4),
+			BufferSize:       1 << 20,
+			Compression:      "gzip",
+			InitialPosition:  "TRIM_HORIZON",
+			Taken:            &archived,
+		}, aout, slog.New(slog.NewTextHandler(aout, logOpts)))
+	}()
+
 	produced, producerErr := stocktrade.RunProducer(ctx, stocktrade.ProducerConfig{
 		Stream:   stream,
 		Endpoint: env.KinesisEndpoint,
@@ -97,7 +126,7 @@ func run() error {
 	// and releases its leases).
 	deadline := time.Now().Add(20 * time.Second)
 	for ctx.Err() == nil && producerErr == nil && time.Now().Before(deadline) {
-		if counted.Load() >= produced.Confirmed {
+		if counted.Load() >= produced.Confirmed && archived.Load() >= produced.Confirmed {
 			break
 		}
 		select {
@@ -108,15 +137,65 @@ func run() error {
 	stopConsumer()
 	wg.Wait()
 
-	fmt.Printf("\nProduced %d trades (%d failed); the consumer counted %d.\n", produced.Confirmed, produced.Failed, consumed.Trades)
+	fmt.Printf("\nProduced %d trades (%d failed); the consumer counted %d, the archive took %d.\n", produced.Confirmed, produced.Failed, consumed.Trades, archived.Load())
+	if err := showArchive(archiveDir); err != nil {
+		return fmt.Errorf("archive: %w", err)
+	}
 	if producerErr != nil {
 		return fmt.Errorf("producer: %w", producerErr)
+	}
+	if archiveErr != nil {
+		return fmt.Errorf("archive: %w", archiveErr)
 	}
 	if consumerErr != nil {
 		return fmt.Errorf("consumer: %w", consumerErr)
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted")
+	}
+	return nil
+}
+
+// showArchive lists the files the archive consumer wrote and counts the trades in them.
+func showArchive(dir string) error {
+	var files []string
+	trades := 0
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		rel = filepath.ToSlash(rel)
+		if !strings.HasPrefix(rel, "trades/") {
+			return nil // the sink's state objects
+		}
+		files = append(files, rel)
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			return err
+		}
+		b, err := io.ReadAll(zr)
+		if err != nil {
+			return err
+		}
+		trades += bytes.Count(b, []byte("\n"))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("The archive consumer wrote %d trades in %d files under %s:\n", trades, len(files), dir)
+	for i, f := range files {
+		if i == 6 {
+			fmt.Printf("  ... and %d more\n", len(files)-i)
+			break
+		}
+		fmt.Println("  " + f)
 	}
 	return nil
 }
