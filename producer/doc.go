@@ -71,7 +71,8 @@
 // RecordTTL, then the record fails with an *ExpiredError that wraps ErrRecordExpired
 // and the last cause. A PutRecords entry that fails inside a successful response is
 // retried alone. Failures that retrying cannot fix fail at once: ValidationException,
-// ResourceNotFoundException (the stream was deleted), AccessDeniedException (as an
+// ResourceNotFoundException (a mistyped stream name, another region, a deleted stream:
+// the error wraps ErrStreamNotFound), AccessDeniedException (as an
 // *AccessDeniedError naming the IAM action to grant, e.g. kinesis:PutRecords on the
 // stream ARN) and KMS key errors. FailIfThrottled fails throttled records at once.
 //
@@ -81,7 +82,15 @@
 // (delay, duration, error code and message); an attempt that failed ambiguously (a
 // timeout, a connection reset or a 5xx answer to the whole call, after which the
 // records may have been written) is marked Ambiguous: only such records can be
-// written twice.
+// written twice. The unit of such a duplicate is the Kinesis record: when an
+// aggregate is retried after an ambiguous failure, every user record in it (up to
+// AggregationMaxSize bytes of them) may reach consumers twice.
+//
+// A call that Kinesis does not answer within RequestTimeout fails with an error
+// wrapping ErrRequestTimeout; the pipeline retries it (it is ambiguous, code
+// "Timeout"). That is the only deadline the producer retries: IsRetryable reports
+// context.Canceled and context.DeadlineExceeded (a context the caller ended) as not
+// retryable.
 //
 // AWS errors keep their type: use errors.As with smithy.APIError (EntryError
 // implements it for failed PutRecords entries) or the SDK's exception types.
@@ -155,8 +164,10 @@
 // BufferingTime and RequestTime (ms), RetriesPerRecord and UserRecordsPerKinesisRecord
 // (per Kinesis record), UserRecordsPerPutRecordsRequest and
 // KinesisRecordsPerPutRecordsRequest (per call). Counters are observed from internal
-// counters when the SDK collects, so metrics cost nothing per user record. Stats
-// returns the same counters without OpenTelemetry.
+// counters when the SDK collects, so metrics cost nothing per user record. After
+// Close they keep their final values until the MeterProvider shuts down, so the usual
+// order (Close the producer, then shut the provider down) exports them. Stats returns
+// the same counters without OpenTelemetry.
 //
 // # Performance
 //

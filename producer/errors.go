@@ -27,6 +27,20 @@ var (
 	// ErrAccessDenied is wrapped by the *AccessDeniedError of a record or shard map
 	// load that Kinesis or KMS refused for lack of permission.
 	ErrAccessDenied = errors.New("producer: access denied")
+
+	// ErrStreamNotFound is wrapped, together with the AWS ResourceNotFoundException,
+	// by the result of every record when Kinesis says the stream does not exist
+	// (a mistyped name, another region or account, a deleted stream). Retrying
+	// cannot help: check the stream name and the client's region and endpoint.
+	ErrStreamNotFound = errors.New("producer: stream not found")
+
+	// ErrRequestTimeout is wrapped by the error of a Kinesis call that did not answer
+	// within Options.RequestTimeout (it also wraps context.DeadlineExceeded). For
+	// PutRecords this is an ambiguous failure: the call may have written its records,
+	// so the pipeline retries them and each Kinesis record of the call may be written
+	// twice (with aggregation, every user record of the aggregate). IsRetryable
+	// reports it retryable, unlike a context that the caller cancelled or let expire.
+	ErrRequestTimeout = errors.New("producer: Kinesis did not answer within RequestTimeout")
 )
 
 // InvalidRecordError says which field of a Record is invalid and why. It wraps
@@ -130,11 +144,15 @@ func (e *EntryError) ErrorFault() smithy.ErrorFault {
 
 // IsRetryable reports whether err, from a Kinesis call or a PutRecords entry (see
 // EntryError), is worth retrying: throttling, service faults (InternalFailure, HTTP
-// 5xx), timeouts and connection errors. Validation, missing stream, access and KMS key
-// errors are not, nor are the producer's own errors (ErrClosed, ErrInvalidRecord,
-// ErrRecordExpired), nor the context's errors (context.Canceled and
-// context.DeadlineExceeded: the caller stopped waiting).
+// 5xx), a call that Kinesis did not answer within Options.RequestTimeout
+// (ErrRequestTimeout) and connection errors. Validation, missing stream, access and
+// KMS key errors are not, nor are the producer's own errors (ErrClosed,
+// ErrInvalidRecord, ErrRecordExpired), nor the end of the caller's context
+// (context.Canceled and context.DeadlineExceeded: the caller stopped waiting).
 func IsRetryable(err error) bool {
+	if errors.Is(err, ErrRequestTimeout) {
+		return true
+	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
@@ -184,17 +202,30 @@ func classify(err error) class {
 }
 
 // describeFailure turns a non-retryable AWS error into what the user reads: access
-// errors name the IAM action to grant.
+// errors name the IAM action to grant, a missing stream wraps ErrStreamNotFound.
 func describeFailure(err error, action, resource string) error {
 	var apiErr smithy.APIError
 	if !errors.As(err, &apiErr) {
 		return err
 	}
 	switch apiErr.ErrorCode() {
+	case awserr.CodeResourceNotFound:
+		return fmt.Errorf("%w: %s (check the stream name and the client's region and endpoint): %w", ErrStreamNotFound, resource, err)
 	case awserr.CodeAccessDenied:
 		return &AccessDeniedError{Action: action, Resource: resource, Err: err}
 	case awserr.CodeKMSAccessDenied:
 		return &AccessDeniedError{Action: "kms:GenerateDataKey", Resource: "the KMS key of " + resource, Err: err}
 	}
 	return err
+}
+
+// callTimeout returns err as the failure of a call made with a context bounded by
+// RequestTimeout and derived from parent: a deadline that ended the call while parent
+// is still live (RequestTimeout, or a timeout of the HTTP client below) wraps
+// ErrRequestTimeout, which the pipeline retries; the end of parent stays what it is.
+func callTimeout(parent context.Context, timeout time.Duration, err error) error {
+	if err == nil || parent.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("%w (%v): %w", ErrRequestTimeout, timeout, err)
 }

@@ -154,6 +154,12 @@ type metrics struct {
 	kinesisPerReq    metric.Int64Histogram
 
 	reg metric.Registration
+	// live is the producer whose counters the callback observes until Close; final
+	// holds their last values from then on, so that a reader collecting after Close
+	// (MeterProvider.Shutdown after Producer.Close) still exports them, and the closed
+	// producer is not kept alive by the provider.
+	live  atomic.Pointer[Producer]
+	final atomic.Pointer[observedCounts]
 
 	mu     sync.Mutex
 	errors map[string]int64
@@ -215,27 +221,28 @@ func newMetrics(p *Producer) (*metrics, error) {
 	}
 
 	m.reg, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		st := p.Stats()
-		o.ObserveInt64(pending, st.UserRecordsPending, m.obs...)
-		p.mapMu.Lock()
-		o.ObserveInt64(received, p.stats.pendingReceived.Load(), m.obs...) // before any shard was known
-		shards := make([]*shard, 0, len(p.registry))
-		for _, s := range p.registry {
-			shards = append(shards, s)
+		c := m.final.Load()
+		if c == nil {
+			c = m.counts() // concurrent with Close, which stores the final counts after p's goroutines stopped
+			if f := m.final.Load(); f != nil {
+				c = f
+			}
 		}
-		p.mapMu.Unlock()
-		for _, s := range shards {
-			o.ObserveInt64(received, s.received.Load(), s.stats.obs...)
-			o.ObserveInt64(userPut, s.stats.userRecordsPut.Load(), s.stats.obs...)
-			o.ObserveInt64(userData, s.stats.userDataPut.Load(), s.stats.obs...)
-			o.ObserveInt64(kinesisPut, s.stats.kinesisRecordsPut.Load(), s.stats.obs...)
-			o.ObserveInt64(kinesisData, s.stats.kinesisDataPut.Load(), s.stats.obs...)
+		o.ObserveInt64(pending, c.pending, m.obs...)
+		o.ObserveInt64(received, c.received, m.obs...) // before any shard was known
+		for _, s := range c.shards {
+			o.ObserveInt64(received, s.received, s.obs...)
+			o.ObserveInt64(userPut, s.userPut, s.obs...)
+			o.ObserveInt64(userData, s.userData, s.obs...)
+			o.ObserveInt64(kinesisPut, s.kinesisPut, s.obs...)
+			o.ObserveInt64(kinesisData, s.kinesisData, s.obs...)
 		}
 		return nil
 	}, received, userPut, userData, kinesisPut, kinesisData, pending)
 	if err != nil {
 		return nil, err
 	}
+	m.live.Store(p)
 	return m, nil
 }
 
@@ -247,10 +254,47 @@ func (m *metrics) initShard(s *shard) {
 	s.stats.obs = []metric.ObserveOption{metric.WithAttributeSet(set)}
 }
 
-func (m *metrics) close() {
-	if m.reg != nil {
-		_ = m.reg.Unregister()
+// observedCounts are the values of the observable instruments.
+type observedCounts struct {
+	pending, received int64 // received: before any shard was known
+	shards            []observedShard
+}
+
+type observedShard struct {
+	obs                                                  []metric.ObserveOption
+	received, userPut, userData, kinesisPut, kinesisData int64
+}
+
+// counts reads the producer's counters (zero after Close).
+func (m *metrics) counts() *observedCounts {
+	p := m.live.Load()
+	if p == nil {
+		return &observedCounts{}
 	}
+	c := &observedCounts{pending: p.budget.records.Load()}
+	p.mapMu.Lock()
+	c.received = p.stats.pendingReceived.Load()
+	c.shards = make([]observedShard, 0, len(p.registry))
+	for _, s := range p.registry {
+		c.shards = append(c.shards, observedShard{
+			obs:         s.stats.obs,
+			received:    s.received.Load(),
+			userPut:     s.stats.userRecordsPut.Load(),
+			userData:    s.stats.userDataPut.Load(),
+			kinesisPut:  s.stats.kinesisRecordsPut.Load(),
+			kinesisData: s.stats.kinesisDataPut.Load(),
+		})
+	}
+	p.mapMu.Unlock()
+	return c
+}
+
+// close freezes the observed counters at their final values (the pipeline has
+// stopped): the provider keeps exporting them until it shuts down.
+func (m *metrics) close() {
+	m.final.Store(m.counts())
+	m.live.Store(nil)
+	m.p = nil
 }
 
 // request records a PutRecords call.

@@ -237,6 +237,47 @@ func TestMetrics(t *testing.T) {
 	assert.EqualValues(t, 1, st.Retries)
 }
 
+// The usual shutdown order, Producer.Close then MeterProvider.Shutdown, exports the
+// final values of the counters: a collection after Close still has them.
+func TestMetricsAfterClose(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	f := newFakeKinesis("s", 2)
+	p, err := New(f, "s", quiet, func(o *Options) { o.MeterProvider = provider })
+	require.NoError(t, err)
+	putAll(t, p, 300)
+	require.NoError(t, p.Close(context.Background()))
+	st := p.Stats()
+
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(context.Background(), &rm))
+	require.NoError(t, provider.Shutdown(context.Background()))
+	got := make(map[string]int64)
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			switch d := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				for _, dp := range d.DataPoints {
+					got[m.Name] += dp.Value
+				}
+			case metricdata.Gauge[int64]:
+				got[m.Name] = 0
+				for _, dp := range d.DataPoints {
+					got[m.Name] += dp.Value
+				}
+			}
+		}
+	}
+	assert.EqualValues(t, 300, got["UserRecordsReceived"])
+	assert.EqualValues(t, 300, got["UserRecordsPut"])
+	assert.Equal(t, st.UserRecordsDataPut, got["UserRecordsDataPut"])
+	assert.Equal(t, st.KinesisRecordsPut, got["KinesisRecordsPut"])
+	assert.Equal(t, st.KinesisRecordsDataPut, got["KinesisRecordsDataPut"])
+	v, ok := got["UserRecordsPending"]
+	assert.True(t, ok, "UserRecordsPending is exported after Close")
+	assert.Zero(t, v)
+}
+
 // A record written to a shard the map does not know waits for a listing to learn the
 // shard's range; if listing keeps failing it still gets its result when its TTL
 // ends: an expiry that says where it landed and wraps the listing's error.

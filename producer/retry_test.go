@@ -129,6 +129,7 @@ func TestNonRetryableErrorsFailFast(t *testing.T) {
 			var apiErr smithy.APIError
 			require.ErrorAs(t, err, &apiErr)
 			assert.Equal(t, "ResourceNotFoundException", apiErr.ErrorCode())
+			assert.ErrorIs(t, err, ErrStreamNotFound)
 		}},
 		"validation": {call: apiError("ValidationException", "bad", smithy.FaultClient)},
 		"access denied": {call: apiError("AccessDeniedException", "not authorized", smithy.FaultClient), check: func(t *testing.T, err error) {
@@ -353,6 +354,7 @@ func TestShardMapLoadFailures(t *testing.T) {
 		var apiErr smithy.APIError
 		require.ErrorAs(t, err, &apiErr)
 		assert.Equal(t, "ResourceNotFoundException", apiErr.ErrorCode())
+		assert.ErrorIs(t, err, ErrStreamNotFound)
 		assert.Less(t, time.Since(start), 5*time.Second)
 	})
 	t.Run("a retryable failure expires the records with its cause", func(t *testing.T) {
@@ -417,6 +419,36 @@ func TestRecordsBiggerThanAnAggregateGoAlone(t *testing.T) {
 	assert.Less(t, out[0].res.SequenceNumber, out[1].res.SequenceNumber, "written in Put order")
 }
 
+// A PutRecords call that outlives RequestTimeout may have been written: its records are
+// retried (an ambiguous "Timeout" attempt), although IsRetryable says no for a
+// context.DeadlineExceeded of the caller's own.
+func TestRequestTimeoutIsRetriedAsAmbiguous(t *testing.T) {
+	f := newFakeKinesis("s", 1)
+	var calls atomic.Int32
+	p := newTestProducer(t, &slowFirstPut{f, &calls}, quiet, func(o *Options) { o.RequestTimeout = 50 * time.Millisecond })
+	res, err := p.PutSync(context.Background(), Record{PartitionKey: "k", Data: []byte("x")})
+	require.NoError(t, err)
+	require.Len(t, res.Attempts, 2)
+	assert.Equal(t, "Timeout", res.Attempts[0].ErrorCode)
+	assert.True(t, res.Attempts[0].Ambiguous)
+	assert.Contains(t, res.Attempts[0].ErrorMessage, ErrRequestTimeout.Error())
+	assert.True(t, res.Attempts[1].Succeeded())
+}
+
+// slowFirstPut holds the first PutRecords call until its context ends.
+type slowFirstPut struct {
+	*fakeKinesis
+	calls *atomic.Int32
+}
+
+func (s *slowFirstPut) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, o ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
+	if s.calls.Add(1) == 1 {
+		<-ctx.Done()
+		return nil, fmt.Errorf("operation error Kinesis: PutRecords: %w", ctx.Err())
+	}
+	return s.fakeKinesis.PutRecords(ctx, in, o...)
+}
+
 func TestIsRetryable(t *testing.T) {
 	for err, want := range map[error]bool{
 		apiError("ProvisionedThroughputExceededException", "", smithy.FaultClient): true,
@@ -428,8 +460,11 @@ func TestIsRetryable(t *testing.T) {
 		&EntryError{Code: "InternalFailure"}:                                       true,
 		&EntryError{Code: "KMSInvalidStateException"}:                              false,
 		context.Canceled:         false,
-		context.DeadlineExceeded: false,
-		ErrClosed:                false,
+		context.DeadlineExceeded: false, // the caller's context ended: not retryable
+		fmt.Errorf("operation error Kinesis: PutRecords: %w", context.Canceled):  false,
+		fmt.Errorf("%w (6s): %w", ErrRequestTimeout, context.DeadlineExceeded):   true,
+		callTimeout(context.Background(), time.Second, context.DeadlineExceeded): true,
+		ErrClosed: false,
 		&ExpiredError{Cause: apiError("InternalFailure", "", smithy.FaultServer)}: false,
 		errors.New("connection reset by peer"):                                    true,
 	} {

@@ -37,6 +37,7 @@ func (p *Producer) send(b *batch) {
 	start := p.now()
 	ctx, cancel := context.WithTimeout(p.runCtx, p.opts.RequestTimeout)
 	out, err := p.client.PutRecords(ctx, &b.input, awserr.NoKinesisRetry, fastPutRecords)
+	err = callTimeout(p.runCtx, p.opts.RequestTimeout, err)
 	cancel()
 	end := p.now()
 	if err == nil && (out == nil || len(out.Records) != len(b.recs)) {

@@ -182,6 +182,7 @@ func (p *Producer) loadSummary() {
 		ctx, cancel := context.WithTimeout(p.runCtx, p.opts.RequestTimeout)
 		var out *kinesis.DescribeStreamSummaryOutput
 		out, err = p.client.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(p.stream)}, awserr.NoKinesisRetry)
+		err = callTimeout(p.runCtx, p.opts.RequestTimeout, err)
 		cancel()
 		if err == nil {
 			if d := out.StreamDescriptionSummary; d != nil {
@@ -244,6 +245,7 @@ func (p *Producer) listShards(ctx context.Context) ([]types.Shard, error) {
 	for {
 		cctx, cancel := context.WithTimeout(ctx, p.opts.RequestTimeout)
 		out, err := p.client.ListShards(cctx, in, awserr.NoKinesisRetry)
+		err = callTimeout(ctx, p.opts.RequestTimeout, err)
 		cancel()
 		if err != nil {
 			return nil, fmt.Errorf("producer: listing the shards of %s: %w", p.stream, describeFailure(err, "kinesis:ListShards", p.resource()))
@@ -420,6 +422,7 @@ func (p *Producer) listAllShards(ctx context.Context) ([]types.Shard, error) {
 	for {
 		cctx, cancel := context.WithTimeout(ctx, p.opts.RequestTimeout)
 		out, err := p.client.ListShards(cctx, in, awserr.NoKinesisRetry)
+		err = callTimeout(ctx, p.opts.RequestTimeout, err)
 		cancel()
 		if err != nil {
 			return nil, err
