@@ -28,6 +28,11 @@ type metrics struct {
 	processorErrors  metric.Int64Counter
 	readErrors       metric.Int64Counter
 
+	recordsGivenUp  metric.Int64Counter
+	retries         metric.Int64Counter
+	bisections      metric.Int64Counter
+	onFailureErrors metric.Int64Counter
+
 	subscribe          metric.Int64Counter
 	subscriptionErrors metric.Int64Counter
 
@@ -69,6 +74,10 @@ func newMetrics(mp metric.MeterProvider, application, stream, worker string) (*m
 		renewLease:         counter("RenewLease.Success", "{call}", "Lease renewals, with attribute success=true or false."),
 		processorErrors:    counter("RecordProcessor.Errors", "{call}", "RecordProcessor calls that returned an error or panicked, per shard and method (they are retried)."),
 		readErrors:         counter("ReadErrors", "{call}", "Failed GetShardIterator, GetRecords and SubscribeToShard calls, per shard, operation and AWS error code (they are retried); a shard that only fails is stuck."),
+		recordsGivenUp:     counter("RecordsGivenUp", "{record}", "Records given up by the failure policy, per shard, with attribute reason=RetriesExhausted or RecordTooOld."),
+		retries:            counter("RecordProcessor.Retries", "{call}", "Deliveries of records again after a failure that counts toward MaxRetries, per shard."),
+		bisections:         counter("RecordProcessor.Bisections", "{split}", "Failed batches split in halves (BisectOnError), per shard."),
+		onFailureErrors:    counter("OnFailure.Errors", "{call}", "OnFailure calls that returned an error or panicked, per shard (the hand-over is retried)."),
 		subscribe:          counter("SubscribeToShard.Success", "{call}", "SubscribeToShard calls (enhanced fan-out), per shard, with attribute success=true or false."),
 		subscriptionErrors: counter("SubscribeToShard.StreamErrors", "{subscription}", "Enhanced fan-out subscriptions that ended with an error after they started, per shard (they are renewed)."),
 		worker: attribute.NewSet(
@@ -95,6 +104,11 @@ func (m *metrics) workerAttrs(extra ...attribute.KeyValue) metric.MeasurementOpt
 		return metric.WithAttributeSet(m.worker)
 	}
 	return metric.WithAttributeSet(attribute.NewSet(append(m.worker.ToSlice(), extra...)...))
+}
+
+// reasonAttrs returns the attributes of a shard's measurement about a given-up record.
+func (s *shard) reasonAttrs(r FailureReason) metric.MeasurementOption {
+	return s.w.m.shardAttrs(s.id, attribute.String("reason", string(r)))
 }
 
 var (

@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -249,6 +250,39 @@ type Options struct {
 	// which checkpoint themselves.
 	CheckpointInterval time.Duration
 
+	// MaxRetries is how many times a failing batch, or a failing record isolated by
+	// BisectOnError or named by a PartialFailure, is delivered again before it is given
+	// up (passed to OnFailure, or logged and skipped). Default 0: retry forever, so the
+	// shard never moves past a record the processor did not accept (it stalls until the
+	// processor is fixed). NoRetries (-1) gives up at the first failure. Set it (with
+	// BisectOnError or PartialFailure, and OnFailure) when one bad record must not stop
+	// its shard. Bisection deliveries do not count. See "When a record fails" in the
+	// package documentation.
+	MaxRetries int
+
+	// MaxRecordAge gives up a record whose ApproximateArrivalTimestamp is older than this
+	// before it is delivered (again), with reason RecordTooOld. Default 0: no limit. Set
+	// it to bound how long a failing record is retried in time rather than in attempts,
+	// or to skip a backlog of stale records deliberately (each goes to OnFailure).
+	MaxRecordAge time.Duration
+
+	// BisectOnError splits a batch whose ProcessRecords failed (returned an error other
+	// than a PartialFailure, or panicked) into halves, delivered in order, recursively
+	// until the failing record is isolated; only that record's own failures count
+	// toward MaxRetries, so one bad record costs the others a few re-deliveries instead of
+	// giving the whole batch up. Default false: the whole batch is retried (and given up
+	// whole after MaxRetries).
+	BisectOnError bool
+
+	// OnFailure receives every record the failure policy gives up, with its data (a
+	// dead-letter destination; package deadletter provides one writing to another
+	// stream). While it returns an error (or panics) the same record is handed over
+	// again with backoff and the shard waits: a given-up record is never dropped
+	// silently. ctx ends when the lease is lost or the worker shuts down. Default nil:
+	// a given-up record is logged at ERROR with its coordinates (not its data), counted
+	// (RecordsGivenUp) and skipped.
+	OnFailure func(ctx context.Context, f FailedRecord) error
+
 	// Logger receives the consumer's logs (leases taken, lost and released, shard ends,
 	// errors). Default slog.Default().
 	Logger *slog.Logger
@@ -376,6 +410,12 @@ func (o *Options) resolve(streamName string) error {
 	}
 	if o.MaxUserRecords < 0 {
 		return fmt.Errorf("%w: MaxUserRecords %d is negative; use 0 for no cap", ErrInvalidOptions, o.MaxUserRecords)
+	}
+	if o.MaxRetries < NoRetries {
+		return fmt.Errorf("%w: MaxRetries %d is invalid; use 0 to retry forever, NoRetries (-1) for none, or a positive count", ErrInvalidOptions, o.MaxRetries)
+	}
+	if o.MaxRecordAge < 0 {
+		return fmt.Errorf("%w: MaxRecordAge is negative (%v); use 0 for no limit", ErrInvalidOptions, o.MaxRecordAge)
 	}
 	if o.MaxLeasesForWorker < 0 {
 		return fmt.Errorf("%w: MaxLeasesForWorker %d is negative; use 0 for no cap", ErrInvalidOptions, o.MaxLeasesForWorker)

@@ -76,6 +76,11 @@ type ProcessRecordsInput struct {
 	// MillisBehindLatest is how far the batch is behind the tip of the shard, as reported
 	// by GetRecords.
 	MillisBehindLatest int64
+	// Attempt counts the deliveries of these records, this one included: 1 the first
+	// time, then the number of deliveries of the call's most delivered record (after a
+	// failure, including deliveries of the halves made by Options.BisectOnError). A
+	// processor may use it to decide, e.g. to return a PartialFailure or log more.
+	Attempt int
 }
 
 // LeaseLostInput is passed to RecordProcessor.LeaseLost.

@@ -506,7 +506,7 @@ func (s *shard) deliverCall(p RecordProcessor, records []Record, bytes int, mill
 	s.recordDelivered(records)
 	in := ProcessRecordsInput{ShardID: s.id, Records: records, Checkpointer: s.cp, MillisBehindLatest: millisBehind}
 	start := time.Now()
-	if !s.retry("ProcessRecords", func() error { return p.ProcessRecords(s.ctx, in) }) {
+	if !s.retry("ProcessRecords", func() error { in.Attempt++; return p.ProcessRecords(s.ctx, in) }) {
 		return false
 	}
 	ctx := context.Background()

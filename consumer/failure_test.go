@@ -1,0 +1,173 @@
+package consumer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/kinesis-go/kinesis/checkpoint"
+)
+
+// lockedBuffer is a log destination safe for concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// testShard returns a shard of a consumer built with opts, without running it; its logs
+// go to the returned buffer, its metrics to reader.
+func testShard(t *testing.T, ctx context.Context, opts ...func(*Options)) (*shard, *lockedBuffer, *sdkmetric.ManualReader) {
+	t.Helper()
+	fake, stream := newFakeStream(t, 1)
+	logs := &lockedBuffer{}
+	reader := sdkmetric.NewManualReader()
+	opts = append([]func(*Options){func(o *Options) {
+		o.Logger = slog.New(slog.NewTextHandler(logs, nil))
+		o.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+		o.MaxRetryBackoff = time.Second
+	}}, opts...)
+	c, err := New(fake, stream, checkpoint.NewMemory(), NewFunc(func(context.Context, string, []Record) error { return nil }), opts...)
+	require.NoError(t, err)
+	return newShard(ctx, newWorker(c), checkpoint.Lease{Key: "shardId-000000000000"}, time.Now()), logs, reader
+}
+
+func TestGiveUpRetriesOnFailureUntilItSucceedsAndTheShardWaits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls []FailedRecord
+		s, logs, reader := testShard(t, t.Context(), func(o *Options) {
+			o.OnFailure = func(ctx context.Context, f FailedRecord) error {
+				calls = append(calls, f)
+				switch len(calls) {
+				case 1:
+					return errors.New("dead-letter stream throttled")
+				case 2:
+					panic("dead-letter bug")
+				}
+				return nil
+			}
+		})
+		f := FailedRecord{Record: Record{Data: []byte("secret payload"), SequenceNumber: "49590", SubSequenceNumber: 2},
+			StreamName: "s", ShardID: s.id, Attempts: 3, Err: errPoison, Reason: RetriesExhausted}
+		start := time.Now()
+		require.True(t, s.giveUp(f))
+		assert.Len(t, calls, 3)
+		for _, c := range calls {
+			assert.Equal(t, f, c)
+		}
+		// Two backoffs: 50..100ms, then 100..200ms.
+		assert.GreaterOrEqual(t, time.Since(start), 150*time.Millisecond)
+
+		out := logs.String()
+		assert.Equal(t, 1, strings.Count(out, "level=ERROR"), out)
+		assert.Contains(t, out, "sequence_number=49590 subsequence_number=2")
+		assert.Contains(t, out, "reason=RetriesExhausted")
+		assert.NotContains(t, out, "secret payload")
+		ints, _ := collect(t, reader)
+		assert.EqualValues(t, 1, sum(ints["RecordsGivenUp"], "reason", "RetriesExhausted"))
+		assert.EqualValues(t, 2, sum(ints["OnFailure.Errors"], "shard", s.id))
+	})
+}
+
+func TestGiveUpWithoutOnFailureLogsAndSkips(t *testing.T) {
+	s, logs, reader := testShard(t, t.Context())
+	f := FailedRecord{Record: Record{Data: []byte("secret payload"), SequenceNumber: "7"}, ShardID: s.id, Err: ErrRecordTooOld, Reason: RecordTooOld}
+	require.True(t, s.giveUp(f))
+	out := logs.String()
+	assert.Equal(t, 1, strings.Count(out, "level=ERROR"), out)
+	assert.Contains(t, out, "no OnFailure")
+	assert.NotContains(t, out, "secret payload")
+	ints, _ := collect(t, reader)
+	assert.EqualValues(t, 1, sum(ints["RecordsGivenUp"], "reason", "RecordTooOld"))
+}
+
+func TestGiveUpStopsWhenTheLeaseIsLost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		s, _, _ := testShard(t, ctx, func(o *Options) {
+			o.OnFailure = func(ctx context.Context, f FailedRecord) error {
+				cancel()
+				return ctx.Err()
+			}
+		})
+		assert.False(t, s.giveUp(FailedRecord{Err: errPoison, Reason: RetriesExhausted}))
+	})
+}
+
+func TestNewValidatesTheFailurePolicy(t *testing.T) {
+	fake, stream := newFakeStream(t, 1)
+	proc := NewFunc(func(context.Context, string, []Record) error { return nil })
+	for name, fn := range map[string]func(*Options){
+		"MaxRetries below NoRetries": func(o *Options) { o.MaxRetries = -2 },
+		"negative MaxRecordAge":      func(o *Options) { o.MaxRecordAge = -time.Second },
+	} {
+		_, err := New(fake, stream, checkpoint.NewMemory(), proc, fn)
+		assert.ErrorIs(t, err, ErrInvalidOptions, name)
+	}
+	for _, tc := range []struct {
+		maxRetries int
+		want       failurePolicy
+	}{
+		{0, failurePolicy{maxRetries: -1}},
+		{NoRetries, failurePolicy{maxRetries: 0}},
+		{3, failurePolicy{maxRetries: 3}},
+	} {
+		c, err := New(fake, stream, checkpoint.NewMemory(), proc, func(o *Options) { o.MaxRetries = tc.maxRetries })
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, newFailurePolicy(&c.opts), "MaxRetries %d", tc.maxRetries)
+	}
+}
+
+func TestFailurePolicyDecide(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	fresh := Record{ApproximateArrivalTimestamp: now.Add(-time.Second)}
+	old := Record{ApproximateArrivalTimestamp: now.Add(-time.Hour)}
+	pol := failurePolicy{maxRetries: 2, maxAge: time.Minute}
+	for _, tc := range []struct {
+		r        Record
+		failures int
+		reason   FailureReason
+		giveUp   bool
+	}{
+		{fresh, 1, "", false},
+		{fresh, 2, "", false},
+		{fresh, 3, RetriesExhausted, true},
+		{old, 1, RecordTooOld, true},
+		{Record{}, 1, "", false}, // no arrival time: no age
+	} {
+		reason, giveUp := pol.decide(tc.r, tc.failures, now)
+		assert.Equal(t, tc.reason, reason)
+		assert.Equal(t, tc.giveUp, giveUp)
+	}
+	forever := failurePolicy{maxRetries: -1}
+	_, giveUp := forever.decide(fresh, 1000, now)
+	assert.False(t, giveUp)
+}
+
+func TestPartialFailureUnwrapsToItsError(t *testing.T) {
+	err := error(&PartialFailure{Record: Record{SequenceNumber: "1"}, Err: errPoison})
+	assert.ErrorIs(t, err, errPoison)
+	var pf *PartialFailure
+	assert.True(t, errors.As(errors.Join(errors.New("x"), err), &pf))
+}
