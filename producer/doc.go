@@ -156,11 +156,15 @@
 // # Observability
 //
 // Logs go to Options.Logger (slog.Default() by default): warnings for retried calls
-// and shard map problems, errors for failed records. Metrics go through the
+// and failed shard listings, errors for failed records, whatever failed them (a
+// PutRecords call or entry, a TTL that passed while the shard map could not be loaded
+// or the shard was rate limited, Close giving up). Repeated lines are rate limited:
+// the first at once, then at most one every 10 s with the counts since, by code. Metrics go through the
 // OpenTelemetry Options.MeterProvider, named after the KPL metrics, with "stream" and,
 // per shard, "shard" attributes: the counters UserRecordsReceived, UserRecordsPut,
 // UserRecordsDataPut, KinesisRecordsPut, KinesisRecordsDataPut, ErrorsByCode (with
-// "code"), UserRecordExpired; the gauge UserRecordsPending; the histograms
+// "code": failed attempts, and records failed before any attempt by the code of the
+// cause), UserRecordsFailed (with "code"), UserRecordExpired; the gauge UserRecordsPending; the histograms
 // BufferingTime and RequestTime (ms), RetriesPerRecord and UserRecordsPerKinesisRecord
 // (per Kinesis record), UserRecordsPerPutRecordsRequest and
 // KinesisRecordsPerPutRecordsRequest (per call). Counters are observed from internal

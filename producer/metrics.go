@@ -146,6 +146,7 @@ type metrics struct {
 
 	errorsByCode     metric.Int64Counter
 	expiredCounter   metric.Int64Counter
+	failedCounter    metric.Int64Counter
 	retriesPerRecord metric.Int64Histogram
 	bufferingTime    metric.Float64Histogram
 	requestTime      metric.Float64Histogram
@@ -189,10 +190,13 @@ func newMetrics(p *Producer) (*metrics, error) {
 	errs = append(errs, err)
 
 	m.errorsByCode, err = meter.Int64Counter("ErrorsByCode", metric.WithUnit("{record}"),
-		metric.WithDescription("Failed attempts of Kinesis records, by error code."))
+		metric.WithDescription("Failed attempts of Kinesis records by error code, and user records failed before any attempt by the code of the cause."))
 	errs = append(errs, err)
 	m.expiredCounter, err = meter.Int64Counter("UserRecordExpired", metric.WithUnit("{record}"),
 		metric.WithDescription("User records failed because RecordTTL passed."))
+	errs = append(errs, err)
+	m.failedCounter, err = meter.Int64Counter("UserRecordsFailed", metric.WithUnit("{record}"),
+		metric.WithDescription("User records whose result was an error, by the code of the failure (of its cause for an expiry)."))
 	errs = append(errs, err)
 	m.retriesPerRecord, err = meter.Int64Histogram("RetriesPerRecord", metric.WithUnit("{retry}"),
 		metric.WithDescription("Retries of each Kinesis record written, shared by its user records."),
@@ -322,9 +326,22 @@ func (m *metrics) written(k *krec) {
 	m.retriesPerRecord.Record(ctx, int64(max(len(k.attempts)-1, 0)), k.shard.stats.record...)
 }
 
-// expired counts expired user records.
-func (m *metrics) expired(k *krec) {
-	m.expiredCounter.Add(context.Background(), int64(len(k.recs)), k.shard.stats.add...)
+// expired counts n expired user records of shard s (nil: not known).
+func (m *metrics) expired(s *shard, n int64) {
+	opts := m.add
+	if s != nil {
+		opts = s.stats.add
+	}
+	m.expiredCounter.Add(context.Background(), n, opts...)
+}
+
+// failed counts n user records of shard s (nil: not known) failed with code.
+func (m *metrics) failed(code string, s *shard, n int64) {
+	attrs := []attribute.KeyValue{m.stream, attribute.String("code", code)}
+	if s != nil {
+		attrs = append(attrs, attribute.String("shard", s.id))
+	}
+	m.failedCounter.Add(context.Background(), n, metric.WithAttributes(attrs...))
 }
 
 // errorCode counts n failed attempts with code (on shard s, nil for a whole call).

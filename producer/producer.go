@@ -80,6 +80,10 @@ type Producer struct {
 	keys    *keyCache
 	metrics *metrics
 	stats   counters
+
+	// Rate-limited logs: failed records (every failure path), retried calls, failed
+	// shard map loads.
+	failLog, retryLog, mapLog *rateLog
 }
 
 // New returns a Producer for streamName that sends through client. It validates the
@@ -121,6 +125,9 @@ func New(client Client, streamName string, optFns ...func(*Options)) (*Producer,
 		stop:        make(chan struct{}),
 	}
 	p.keys = newKeyCache()
+	p.failLog = newRateLog(p.log, slog.LevelError, "kinesis producer: records failed", "records")
+	p.retryLog = newRateLog(p.log, slog.LevelWarn, "kinesis producer: PutRecords failed; retrying its Kinesis records", "records")
+	p.mapLog = newRateLog(p.log, slog.LevelWarn, "kinesis producer: listing the shards failed; retrying with backoff", "failures")
 	m, err := newMetrics(p)
 	if err != nil {
 		return nil, err
@@ -271,16 +278,6 @@ func (p *Producer) maxRecordSize(ctx context.Context) (int64, error) {
 	}
 }
 
-// failRecs delivers err as the result of recs (not part of any Kinesis record yet).
-func (p *Producer) failRecs(recs []urec, err error) {
-	if len(recs) == 0 {
-		return
-	}
-	k := p.getKrec()
-	k.recs = append(p.urecs.get(len(recs)), recs...)
-	p.fail(k, err)
-}
-
 // Flush sends everything buffered at once (partial aggregates and requests, without
 // waiting for RecordMaxBufferedTime; rate limits and retry backoff still apply) and
 // waits until every record put before the call has its result delivered (its callback
@@ -331,6 +328,9 @@ func (p *Producer) Close(ctx context.Context) error {
 	p.disp.kick()
 	p.deliv.kick()
 	p.wg.Wait()
+	p.failLog.close()
+	p.retryLog.close()
+	p.mapLog.close()
 	p.metrics.close()
 	return err
 }

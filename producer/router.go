@@ -434,7 +434,6 @@ func (r *router) expire(now int64, aborting bool) int64 {
 		clear(r.pending[len(keep):])
 		r.pending = keep
 		if len(failed) > 0 {
-			p.stats.expired.Add(int64(len(failed)))
 			p.failRecs(failed, &ExpiredError{TTL: p.opts.RecordTTL, Cause: cause})
 		}
 		if len(keep) > 0 {
@@ -465,8 +464,6 @@ func (r *router) handle(m routerMsg, aborting bool) {
 		}
 		r.mapErr = m.err
 		if !classify(m.err).retryable && len(r.pending) > 0 {
-			p.log.Error("kinesis producer: cannot load the shard map; failing the waiting records",
-				"records", len(r.pending), "error", m.err)
 			p.failRecs(r.pending, m.err)
 			r.pending = nil
 		}

@@ -82,13 +82,9 @@ func (p *Producer) callFailed(b *batch, err error, start, end int64, r *sendResu
 		failure = describeFailure(err, "kinesis:PutRecords", p.resource())
 		if aborting {
 			failure = fmt.Errorf("%w (the call failed with: %w)", p.abortErr, err)
-		} else {
-			p.log.Error("kinesis producer: PutRecords failed; failing its records (not retryable)",
-				"records", len(b.recs), "code", c.code, "error", failure)
 		}
 	} else {
-		p.log.Warn("kinesis producer: PutRecords failed; retrying its records",
-			"records", len(b.recs), "code", c.code, "ambiguous", c.ambiguous, "error", err)
+		p.retryLog.note(int64(len(b.recs)), c.code, err)
 	}
 	p.metrics.errorCode(c.code, nil, int64(len(b.recs)))
 	for _, k := range b.recs {
@@ -180,20 +176,6 @@ func (p *Producer) complete(k *krec) {
 	s.stats.kinesisDataPut.Add(int64(k.size))
 	p.metrics.written(k)
 	p.deliv.push(k)
-}
-
-// fail delivers err as k's result.
-func (p *Producer) fail(k *krec, err error) {
-	k.err = err
-	p.stats.failed.Add(int64(len(k.recs)))
-	p.deliv.push(k)
-}
-
-// expire fails k with an *ExpiredError wrapping cause.
-func (p *Producer) expire(k *krec, cause error) {
-	p.stats.expired.Add(int64(len(k.recs)))
-	p.metrics.expired(k)
-	p.fail(k, &ExpiredError{TTL: p.opts.RecordTTL, Attempts: len(k.attempts), Cause: cause})
 }
 
 func (p *Producer) recycleKrec(k *krec) {

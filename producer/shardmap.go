@@ -138,6 +138,7 @@ func (p *Producer) runMapper() {
 		var wait time.Duration
 		if err != nil {
 			failures++
+			p.mapLog.note(1, classify(err).code, err)
 			wait = awserr.Backoff(failures, loadBackoffMin, loadBackoffMax)
 			if p.smap.Load() == nil {
 				wait = min(wait, pendingCheckMax)
@@ -149,6 +150,9 @@ func (p *Producer) runMapper() {
 			p.requeueParked(parked)
 			p.router.post(routerMsg{kind: msgMapError, err: err})
 		} else {
+			if failures > 0 {
+				p.log.Info("kinesis producer: listed the shards after failed attempts", "failures", failures)
+			}
 			failures = 0
 			wait = minRefreshGap
 		}
@@ -202,9 +206,25 @@ func (p *Producer) loadSummary() {
 			return
 		}
 	}
-	if p.runCtx.Err() == nil {
-		p.log.Warn("kinesis producer: DescribeStreamSummary failed; assuming the stream's max record size is 1 MiB",
-			"error", describeFailure(err, "kinesis:DescribeStreamSummary", p.resource()))
+	if p.runCtx.Err() != nil {
+		return
+	}
+	// Records up to 1 MiB are accepted without the summary, larger ones refused. Say
+	// why the call failed first: with a wrong endpoint or no network every call fails
+	// the same way, and the shard map load reports it too.
+	err = describeFailure(err, "kinesis:DescribeStreamSummary", p.resource())
+	c := classify(err)
+	switch {
+	case errors.Is(err, ErrStreamNotFound):
+		p.log.Error("kinesis producer: the stream does not exist (DescribeStreamSummary); records will fail",
+			"code", c.code, "error", err)
+	case c.retryable:
+		p.log.Warn("kinesis producer: cannot reach Kinesis: DescribeStreamSummary failed; "+
+			"records will wait for the shard map until Kinesis answers, and records above 1 MiB are refused "+
+			"(check the client's endpoint, region and network)", "code", c.code, "error", err)
+	default:
+		p.log.Warn("kinesis producer: DescribeStreamSummary failed; records above 1 MiB are refused "+
+			"since the stream's max record size is unknown", "code", c.code, "error", err)
 	}
 }
 

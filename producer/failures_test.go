@@ -1,0 +1,165 @@
+package producer
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"sync"
+	"syscall"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+)
+
+// logRecorder is a slog.Handler that keeps every record.
+type logRecorder struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	l.recs = append(l.recs, r.Clone())
+	l.mu.Unlock()
+	return nil
+}
+func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logRecorder) WithGroup(string) slog.Handler      { return l }
+
+// lines returns the records whose message is msg, with their attributes.
+func (l *logRecorder) lines(msg string) []map[string]slog.Value {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]slog.Value
+	for _, r := range l.recs {
+		if r.Message != msg {
+			continue
+		}
+		attrs := map[string]slog.Value{"level": slog.StringValue(r.Level.String())}
+		r.Attrs(func(a slog.Attr) bool {
+			attrs[a.Key] = a.Value
+			return true
+		})
+		out = append(out, attrs)
+	}
+	return out
+}
+
+// messages returns every message logged at level or above.
+func (l *logRecorder) messages(level slog.Level) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, r := range l.recs {
+		if r.Level >= level {
+			out = append(out, r.Message)
+		}
+	}
+	return out
+}
+
+// sumsByCode collects the int64 counters of the producer, summed per "code" attribute
+// ("" for those without).
+func sumsByCode(t *testing.T, reader *sdkmetric.ManualReader) map[string]map[string]int64 {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(context.Background(), &rm))
+	out := make(map[string]map[string]int64)
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if d, ok := m.Data.(metricdata.Sum[int64]); ok {
+				for _, dp := range d.DataPoints {
+					code, _ := dp.Attributes.Value("code")
+					if out[m.Name] == nil {
+						out[m.Name] = make(map[string]int64)
+					}
+					out[m.Name][code.AsString()] += dp.Value
+				}
+			}
+		}
+	}
+	return out
+}
+
+// With a wrong endpoint or no network the shard map never loads: the records expire
+// at their TTL, and that must show like any failure of the send path: error lines
+// (rate limited, with counts), the failure metrics, and warnings for the failing
+// listings; the DescribeStreamSummary line says Kinesis cannot be reached.
+func TestRecordsExpiringWithoutAShardMapAreLoggedAndCounted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		logs := &logRecorder{}
+		reader := sdkmetric.NewManualReader()
+		provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+		f := newFakeKinesis("s", 1)
+		refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+		f.listErr, f.descErr = refused, refused
+		p, err := New(f, "s", func(o *Options) {
+			o.Logger = slog.New(logs)
+			o.MeterProvider = provider
+			o.RecordTTL = time.Second
+		})
+		require.NoError(t, err)
+
+		c := newCollector()
+		// A burst, another 15 s later, a third 2 s after that (within the log interval).
+		for i := range 100 {
+			require.NoError(t, p.Put(context.Background(), Record{PartitionKey: testKey(i), Data: testData(i)}, c.done(i)))
+		}
+		time.Sleep(15 * time.Second)
+		for i := 100; i < 150; i++ {
+			require.NoError(t, p.Put(context.Background(), Record{PartitionKey: testKey(i), Data: testData(i)}, c.done(i)))
+		}
+		time.Sleep(2 * time.Second)
+		for i := 150; i < 200; i++ {
+			require.NoError(t, p.Put(context.Background(), Record{PartitionKey: testKey(i), Data: testData(i)}, c.done(i)))
+		}
+		time.Sleep(2 * time.Second)
+		require.NoError(t, p.Close(context.Background()))
+
+		for i, o := range c.exactlyOnce(t, 200) {
+			require.ErrorIs(t, o.err, ErrRecordExpired, "record %d", i)
+			require.ErrorIs(t, o.err, syscall.ECONNREFUSED, "record %d: the expiry wraps the listing's error", i)
+		}
+
+		// Error lines: the first expiry at once, the next within 10 s summed up once,
+		// and none lost: they count all 200 records.
+		failed := logs.lines("kinesis producer: records failed")
+		var logged int64
+		for _, l := range failed {
+			assert.Equal(t, "ERROR", l["level"].String())
+			logged += l["records"].Int64()
+		}
+		assert.EqualValues(t, 200, logged, "every failed record is counted in the logs")
+		assert.Len(t, failed, 3, "burst 1 at once, burst 2 at once (15 s later), burst 3 summed up after the interval")
+
+		listing := logs.lines("kinesis producer: listing the shards failed; retrying with backoff")
+		require.NotEmpty(t, listing, "failing ListShards retries are logged")
+		var failures int64
+		for _, l := range listing {
+			failures += l["failures"].Int64()
+		}
+		assert.Less(t, len(listing), int(failures), "rate limited: fewer lines than failures")
+		assert.GreaterOrEqual(t, failures, int64(19), "about one listing per second for 19 s")
+
+		summary := logs.messages(slog.LevelWarn)
+		assert.Contains(t, summary, "kinesis producer: cannot reach Kinesis: DescribeStreamSummary failed; "+
+			"records will wait for the shard map until Kinesis answers, and records above 1 MiB are refused "+
+			"(check the client's endpoint, region and network)")
+
+		sums := sumsByCode(t, reader)
+		assert.EqualValues(t, 200, sums["UserRecordExpired"][""])
+		assert.EqualValues(t, 200, sums["ErrorsByCode"]["ConnectionError"])
+		assert.EqualValues(t, 200, sums["UserRecordsFailed"]["ConnectionError"])
+		st := p.Stats()
+		assert.EqualValues(t, 200, st.UserRecordsExpired)
+		assert.EqualValues(t, 200, st.UserRecordsFailed)
+		assert.EqualValues(t, 200, st.ErrorsByCode["ConnectionError"])
+		require.NoError(t, provider.Shutdown(context.Background()))
+	})
+}
