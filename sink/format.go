@@ -96,7 +96,7 @@ var zstdEncoder = sync.OnceValues(func() (*zstd.Encoder, error) {
 	return zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
 })
 
-// compress returns body compressed with c, in a new slice.
+// compress returns body compressed with c (body itself for CompressionNone).
 func (c Compression) compress(body []byte) ([]byte, error) {
 	switch c {
 	case CompressionGzip:
@@ -117,5 +117,5 @@ func (c Compression) compress(body []byte) ([]byte, error) {
 		}
 		return enc.EncodeAll(body, make([]byte, 0, len(body)/4+64)), nil
 	}
-	return bytes.Clone(body), nil
+	return body, nil
 }

@@ -21,6 +21,7 @@ type memDest struct {
 	mu      sync.Mutex
 	objects map[string][]byte
 	puts    []string // names of successful puts, in order
+	putAt   map[string]time.Time
 	fail    func(name string, attempt int) error
 	tries   map[string]int
 }
@@ -43,6 +44,10 @@ func (d *memDest) Put(ctx context.Context, name string, body []byte) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.objects[name] = slices.Clone(body)
+	if d.putAt == nil {
+		d.putAt = map[string]time.Time{}
+	}
+	d.putAt[name] = time.Now()
 	d.puts = append(d.puts, name)
 	return nil
 }

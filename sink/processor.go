@@ -464,24 +464,26 @@ type object struct {
 // error output.
 func (s *sink) buildObjects(shardID string, batch []entry) ([]object, int, error) {
 	var order []string
-	groups := map[string][]entry{}
-	for _, e := range batch {
+	groups := map[string][]int{} // indexes into batch
+	sizes := map[string]int{}
+	for i, e := range batch {
 		if _, ok := groups[e.part]; !ok {
 			order = append(order, e.part)
 		}
-		groups[e.part] = append(groups[e.part], e)
+		groups[e.part] = append(groups[e.part], i)
+		sizes[e.part] += len(e.data) + 8
 	}
 	var objs []object
 	var conversionFailed []entry
-	var buf bytes.Buffer
 	for _, part := range order {
 		if strings.HasPrefix(part, errorPart) {
 			continue
 		}
-		buf.Reset()
-		enc := s.cfg.Format.NewEncoder(&buf)
-		var in []entry
-		for _, e := range groups[part] {
+		buf := bytes.NewBuffer(make([]byte, 0, sizes[part]))
+		enc := s.cfg.Format.NewEncoder(buf)
+		var in []entry // the first and the last record encoded, which name the object
+		for _, i := range groups[part] {
+			e := &batch[i]
 			if err := enc.Encode(e.data); err != nil {
 				r := consumer.Record{ShardID: e.shardID, SequenceNumber: e.pos.SequenceNumber, SubSequenceNumber: e.pos.SubSequenceNumber,
 					PartitionKey: e.pk, ApproximateArrivalTimestamp: e.arrival}
@@ -489,7 +491,10 @@ func (s *sink) buildObjects(shardID string, batch []entry) ([]object, int, error
 					data: errorLine(ErrorOutputFormatConversionFailed, err, r, e.data)})
 				continue
 			}
-			in = append(in, e)
+			if len(in) == 0 {
+				in = append(in, *e)
+			}
+			in = append(in[:1], *e)
 		}
 		if err := enc.Close(); err != nil {
 			return nil, 0, fmt.Errorf("sink: encoding an object of shard %s: %w", shardID, err)
@@ -504,18 +509,22 @@ func (s *sink) buildObjects(shardID string, batch []entry) ([]object, int, error
 		objs = append(objs, o)
 	}
 	failed := 0
+	var processingFailed []entry
+	for _, i := range groups[errorPart+ErrorOutputProcessingFailed] {
+		processingFailed = append(processingFailed, batch[i])
+	}
 	errGroups := []struct {
 		typ     string
 		entries []entry
 	}{
-		{ErrorOutputProcessingFailed, groups[errorPart+ErrorOutputProcessingFailed]},
+		{ErrorOutputProcessingFailed, processingFailed},
 		{ErrorOutputFormatConversionFailed, conversionFailed},
 	}
 	for _, g := range errGroups {
 		if len(g.entries) == 0 {
 			continue
 		}
-		buf.Reset()
+		var buf bytes.Buffer
 		for _, e := range g.entries {
 			buf.Write(e.data)
 		}
@@ -529,7 +538,7 @@ func (s *sink) buildObjects(shardID string, batch []entry) ([]object, int, error
 	return objs, failed, nil
 }
 
-// object names and compresses the body of the records in (in shard order).
+// object names and compresses the body of records from in[0] to in[len(in)-1].
 func (s *sink) object(shardID string, in []entry, body []byte, tpl template, errorType, ext string) (object, error) {
 	first, last := in[0], in[len(in)-1]
 	base := s.cfg.StreamName + "-" + shardID + "-" + posName(first.pos) + "-" + posName(last.pos)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -463,6 +464,46 @@ func TestStaleWorkerDoesNotWriteBehindTheNewOwner(t *testing.T) {
 		}
 		if names := dest.names(); len(names) != 0 || len(cp.at) != 0 {
 			t.Errorf("the stale worker wrote %q, checkpointed %v", names, cp.at)
+		}
+	})
+}
+
+// Records arriving at irregular times, sometimes fast enough to fill the buffer: each is
+// in its object at most BufferInterval after it was handed to the sink (Firehose allows
+// itself 1.5 times its interval). The writes take no time here, so this measures the
+// buffering alone.
+func TestEveryRecordIsWrittenWithinOneInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dest := newMemDest()
+		cp := &fakeCheckpointer{}
+		p := newTestProcessor(t, dest, checkpoint.PositionTrimHorizon, func(o *Options) { o.BufferSize = 300 })
+		handed := map[string]time.Time{}
+		rng := rand.New(rand.NewPCG(1, 2))
+		n := 0
+		for range 400 {
+			k := 1 + rng.IntN(20)
+			rs := recs(n+1, n+k, nil)
+			n += k
+			for _, r := range rs {
+				handed[string(r.Data)] = time.Now()
+			}
+			process(t, p, cp, rs)
+			time.Sleep(time.Duration(rng.IntN(30_000)) * time.Millisecond)
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		var worst time.Duration
+		for name, body := range dest.dataObjects() {
+			for _, line := range strings.Fields(string(body)) {
+				worst = max(worst, dest.putAt[name].Sub(handed[line]))
+			}
+		}
+		if got := len(recordsIn(t, dest.dataObjects())); got != n {
+			t.Fatalf("%d records written, want %d", got, n)
+		}
+		t.Logf("%d records in %d objects; longest wait %v", n, len(dest.names()), worst)
+		if worst > time.Minute {
+			t.Errorf("a record waited %v, more than the 1m interval", worst)
 		}
 	})
 }
