@@ -191,7 +191,8 @@
 //   - OrderByPartitionKey (the default): the handler of a record starts only after the
 //     handler of every earlier record with the same partition key returned nil (or the
 //     record was given up). Records of different keys run concurrently and finish in
-//     any order. A failing record blocks only the later records of its key.
+//     any order. A failing record blocks only the later records of its key, until it
+//     succeeds or the failure policy (MaxRetries, MaxRecordAge) gives it up to OnFailure.
 //   - OrderByShard: one record at a time in shard order (Concurrency is 1 per shard).
 //   - OrderNone: no order, also within a key.
 //   - The checkpoint is the low watermark: the last record such that it and every record
@@ -243,7 +244,6 @@
 //	RecordProcessor.RecordsInFlight      gauge     NewRecordFunc: records whose handler runs, per shard
 //	RecordProcessor.KeysBlocked          gauge     NewRecordFunc: keys with records waiting behind a running one, per shard
 //	RecordProcessor.WatermarkLag         gauge     NewRecordFunc: records done but not yet checkpointable, per shard
-//	RecordProcessor.RecordErrors         counter   NewRecordFunc: handler calls that failed or panicked, per shard
 //
 // # Costs
 //

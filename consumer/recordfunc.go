@@ -81,7 +81,11 @@ func (o *Options) resolveRecordFunc() error {
 // order Options.Ordering keeps (by partition key by default). fn's error makes the
 // record be retried after a backoff (doubling up to Options.MaxRetryBackoff) while the
 // other keys go on; only the later records of its key (OrderByPartitionKey; the whole
-// shard with OrderByShard) wait for it.
+// shard with OrderByShard) wait for it. The failure policy applies per record: after
+// Options.MaxRetries retries, or once it is older than Options.MaxRecordAge (checked
+// before each delivery), the record is given up and handed to Options.OnFailure; from
+// then on it counts as done, so its key and the watermark go on. BisectOnError and
+// PartialFailure do not apply: each record is already on its own.
 //
 // Batches are accepted as soon as there is room, so the shard's reader keeps fetching
 // while slow keys are busy: records waiting for their key, records in flight and records
@@ -107,7 +111,9 @@ func (o *Options) resolveRecordFunc() error {
 // turned into a *PanicError and retried like an error.
 //
 // Metrics (see the package documentation): RecordProcessor.RecordsInFlight,
-// RecordProcessor.KeysBlocked and RecordProcessor.WatermarkLag per shard.
+// RecordProcessor.KeysBlocked and RecordProcessor.WatermarkLag per shard, recorded every
+// CheckpointInterval; failed handler calls count in RecordProcessor.Errors, deliveries
+// again in RecordProcessor.Retries, given-up records in RecordsGivenUp.
 //
 // The options reach the processor only when New is given NewRecordFunc's result (or a
 // function returning the processors it makes) directly; a processor wrapped in another
@@ -129,8 +135,15 @@ type recordFuncConfig struct {
 	inFlight           metric.Int64Gauge
 	keysBlocked        metric.Int64Gauge
 	watermarkLag       metric.Int64Gauge
-	recordErrors       metric.Int64Counter
+	errors             metric.Int64Counter // RecordProcessor.Errors: failed handler calls
+	retries            metric.Int64Counter // RecordProcessor.Retries: deliveries again after a failure
 	attrs              metric.MeasurementOption
+
+	policy failurePolicy
+	stream string
+	// giveUp hands a record given up by the policy to OnFailure (shard.giveUp); false
+	// when the shard's ctx ended first: the record is then not done.
+	giveUp func(FailedRecord) bool
 }
 
 func defaultRecordFuncConfig() recordFuncConfig {
@@ -169,12 +182,10 @@ func newRecordFuncConfig(o *Options, attrs metric.MeasurementOption) recordFuncC
 	c.inFlight = gauge("RecordProcessor.RecordsInFlight", "{record}", "Records of a shard whose per-record handler (NewRecordFunc) is running.")
 	c.keysBlocked = gauge("RecordProcessor.KeysBlocked", "{key}", "Partition keys of a shard with records waiting behind a running or failing record of the same key (NewRecordFunc).")
 	c.watermarkLag = gauge("RecordProcessor.WatermarkLag", "{record}", "Records of a shard that are done but not yet checkpointable, because an earlier record is unfinished (NewRecordFunc).")
-	errs, err := m.Int64Counter("RecordProcessor.RecordErrors", metric.WithUnit("{call}"),
-		metric.WithDescription("Calls of a per-record handler (NewRecordFunc) that returned an error or panicked, per shard."))
-	if err != nil {
-		errs, _ = noopMeter.Int64Counter("RecordProcessor.RecordErrors")
-	}
-	c.recordErrors = errs
+	c.errors, _ = noopMeter.Int64Counter("RecordProcessor.Errors")
+	c.retries, _ = noopMeter.Int64Counter("RecordProcessor.Retries")
+	c.policy = newFailurePolicy(o)
+	c.giveUp = func(FailedRecord) bool { return true }
 	return c
 }
 
@@ -187,7 +198,10 @@ type recordFuncConfigurable interface {
 // configureProcessor passes the shard's options to p when p takes them.
 func (s *shard) configureProcessor(p RecordProcessor) {
 	if c, ok := p.(recordFuncConfigurable); ok {
-		c.configure(newRecordFuncConfig(s.w.opts, s.attrs))
+		cfg := newRecordFuncConfig(s.w.opts, s.attrs)
+		cfg.errors, cfg.retries = s.w.m.processorErrors, s.w.m.retries
+		cfg.stream, cfg.giveUp = s.w.c.stream, s.giveUp
+		c.configure(cfg)
 	}
 }
 
@@ -325,11 +339,22 @@ func notify(c chan struct{}) {
 	}
 }
 
-// handle calls fn until it succeeds; false when fn's context ended first.
+// handle calls fn until it succeeds or the failure policy gives the record up (and
+// OnFailure took it); false when fn's context ended first: the record is not done.
 func (p *recordFuncProcessor) handle(r *Record) bool {
-	for attempt := 1; ; attempt++ {
+	var lastErr error
+	for failures := 0; ; {
 		if p.ctx.Err() != nil {
 			return false
+		}
+		if p.cfg.policy.maxAge > 0 {
+			if now := time.Now(); p.cfg.policy.tooOld(*r, now) {
+				err := lastErr
+				if err == nil {
+					err = p.cfg.policy.tooOldError(*r, now)
+				}
+				return p.cfg.giveUp(FailedRecord{Record: *r, StreamName: p.cfg.stream, ShardID: p.shardID, Attempts: failures, Err: err, Reason: RecordTooOld})
+			}
 		}
 		err := p.call(r)
 		if err == nil {
@@ -338,14 +363,20 @@ func (p *recordFuncProcessor) handle(r *Record) bool {
 		if p.ctx.Err() != nil {
 			return false
 		}
-		p.cfg.recordErrors.Add(context.Background(), 1, p.cfg.attrs)
-		delay := awserr.Backoff(attempt, 100*time.Millisecond, p.cfg.maxRetryBackoff)
+		failures++
+		lastErr = err
+		p.cfg.errors.Add(context.Background(), 1, p.cfg.attrs)
+		if reason, giveUp := p.cfg.policy.decide(*r, failures, time.Now()); giveUp {
+			return p.cfg.giveUp(FailedRecord{Record: *r, StreamName: p.cfg.stream, ShardID: p.shardID, Attempts: failures, Err: err, Reason: reason})
+		}
+		delay := awserr.Backoff(failures, 100*time.Millisecond, p.cfg.maxRetryBackoff)
 		p.cfg.log.Error("record handler failed; retrying the record (later records of its key wait)", "shard", p.shardID,
 			"sequenceNumber", r.SequenceNumber, "subSequenceNumber", r.SubSequenceNumber, "partitionKey", r.PartitionKey,
-			"attempt", attempt, "delay", delay, "error", err)
+			"attempt", failures, "delay", delay, "error", err)
 		if !sleep(p.ctx, delay) {
 			return false
 		}
+		p.cfg.retries.Add(context.Background(), 1, p.cfg.attrs)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -350,4 +351,103 @@ func TestNewValidatesRecordFuncOptions(t *testing.T) {
 	if c.opts.Concurrency != 1 || c.opts.Ordering != OrderByPartitionKey || c.opts.CheckpointInterval != DefaultCheckpointInterval {
 		t.Errorf("defaults: Concurrency %d, Ordering %v, CheckpointInterval %v", c.opts.Concurrency, c.opts.Ordering, c.opts.CheckpointInterval)
 	}
+}
+
+// The failure policy applies per record: a record that keeps failing is given up after
+// MaxRetries retries and handed to OnFailure (retried until OnFailure accepts it); then
+// the later records of its key run and the checkpoint passes it.
+func TestRecordFuncGivesAFailingRecordUpToOnFailureAndItsKeyGoesOn(t *testing.T) {
+	fake, stream := newFakeStream(t, 1)
+	all := putRecords(t, fake, stream, 3, 90, "a")
+	const bad = "a-k001/0"
+	want := slices.DeleteFunc(slices.Clone(all), func(d string) bool { return d == bad })
+	r := newRecorder()
+	h := newKeyedHandler(r, "w1")
+	var calls atomic.Int32
+	fn := func(ctx context.Context, rec Record) error {
+		if string(rec.Data) == bad {
+			calls.Add(1)
+			return errors.New("malformed payload")
+		}
+		return h.handle(ctx, rec)
+	}
+	var mu sync.Mutex
+	var failed []FailedRecord
+	var handOvers int
+	store := checkpoint.NewMemory()
+	c, err := New(fake, stream, store, NewRecordFunc(fn), fastOptions(t, "w1", func(o *Options) {
+		o.Concurrency = 4
+		o.MaxRetries = 2
+		o.OnFailure = func(ctx context.Context, f FailedRecord) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if handOvers++; handOvers == 1 {
+				return errors.New("dead-letter queue unavailable") // the hand-over is retried
+			}
+			failed = append(failed, f)
+			return nil
+		}
+	})...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runConsumer(t, c)
+	r.waitFor(t, 20*time.Second, "every other record", func() bool { return r.distinct() >= len(want) })
+	r.waitFor(t, 10*time.Second, "the checkpoint at the last record", func() bool {
+		leases, err := store.ListLeases(context.Background())
+		return err == nil && len(leases) == 1 && leases[0].Checkpoint.Compare(r.lastPositions()["shardId-000000000000"]) == 0
+	})
+	stop()
+	r.checkComplete(t, want)
+	if n := calls.Load(); n != 3 {
+		t.Errorf("%s was delivered %d times, want 3 (MaxRetries 2)", bad, n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(failed) != 1 {
+		t.Fatalf("OnFailure accepted %d records, want 1: %v", len(failed), failed)
+	}
+	f := failed[0]
+	if string(f.Record.Data) != bad || f.Reason != RetriesExhausted || f.Attempts != 3 || f.StreamName != stream ||
+		f.ShardID != "shardId-000000000000" || f.Err == nil || f.Err.Error() != "malformed payload" {
+		t.Errorf("FailedRecord %+v, want %s, RetriesExhausted after 3 attempts with the handler's error", f, bad)
+	}
+}
+
+// A record older than MaxRecordAge is given up before it is delivered; the others are
+// handled.
+func TestRecordFuncGivesUpRecordsOlderThanMaxRecordAge(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		now := time.Now()
+		recs := []Record{
+			{PartitionKey: "k", SequenceNumber: "1", Data: []byte("old"), ApproximateArrivalTimestamp: now.Add(-2 * time.Minute)},
+			{PartitionKey: "k", SequenceNumber: "2", Data: []byte("new"), ApproximateArrivalTimestamp: now},
+		}
+		var handled []string
+		var mu sync.Mutex
+		p := NewRecordFunc(func(ctx context.Context, r Record) error {
+			mu.Lock()
+			defer mu.Unlock()
+			handled = append(handled, string(r.Data))
+			return nil
+		})("shard-0").(*recordFuncProcessor)
+		cfg := defaultRecordFuncConfig()
+		cfg.policy = failurePolicy{maxRetries: -1, maxAge: time.Minute}
+		var failed []FailedRecord
+		cfg.giveUp = func(f FailedRecord) bool { failed = append(failed, f); return true }
+		p.configure(cfg)
+		cp := &nopCheckpointer{}
+		if err := p.ProcessRecords(t.Context(), ProcessRecordsInput{Records: recs, Checkpointer: cp}); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.ShardEnded(t.Context(), ShardEndedInput{Checkpointer: cp}); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(handled, []string{"new"}) {
+			t.Errorf("handled %v, want [new]", handled)
+		}
+		if len(failed) != 1 || string(failed[0].Record.Data) != "old" || failed[0].Reason != RecordTooOld || failed[0].Attempts != 0 || !errors.Is(failed[0].Err, ErrRecordTooOld) {
+			t.Errorf("given up %+v, want the old record, RecordTooOld, 0 attempts, ErrRecordTooOld", failed)
+		}
+	})
 }

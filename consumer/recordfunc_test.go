@@ -70,20 +70,35 @@ type handlerModel struct {
 	stream   []Record
 	rng      func() (time.Duration, bool) // latency, fail
 
-	mu        sync.Mutex
-	life      int            // current processor life (a new one after each lease loss)
-	doneIn    map[int]int    // stream index -> life in which it was last done
-	handled   []int          // successful calls per record
-	runningBy map[string]int // key -> records of the key running
-	running   int
-	maxRun    int
-	starts    []int // stream index each life started at
+	mu         sync.Mutex
+	life       int            // current processor life (a new one after each lease loss)
+	doneIn     map[int]int    // stream index -> life in which it was last done
+	handled    []int          // successful calls per record
+	givenUp    []int          // give-ups per record
+	maxRetries int            // of the failure policy; -1: forever
+	runningBy  map[string]int // key -> records of the key running
+	running    int
+	maxRun     int
+	starts     []int // stream index each life started at
 }
 
 func (h *handlerModel) isDone(i int) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.handled[i] > 0
+	return h.handled[i] > 0 || h.givenUp[i] > 0
+}
+
+// giveUp is the model's OnFailure: a given-up record is done.
+func (h *handlerModel) giveUp(f FailedRecord) bool {
+	i := streamIndex(&f.Record)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if f.Reason != RetriesExhausted || f.Attempts != h.maxRetries+1 || f.Err == nil {
+		h.t.Errorf("record %d given up with reason %s after %d attempts (err %v), want RetriesExhausted after %d", i, f.Reason, f.Attempts, f.Err, h.maxRetries+1)
+	}
+	h.givenUp[i]++
+	h.doneIn[i] = h.life
+	return true
 }
 
 func (h *handlerModel) handle(ctx context.Context, r Record) error {
@@ -98,7 +113,7 @@ func (h *handlerModel) handle(ctx context.Context, r Record) error {
 			if l, ok := h.doneIn[j]; ok && l == life {
 				break // done in this life: so were the ones before it
 			}
-			if h.handled[j] > 0 && j < h.lifeStart(life) {
+			if (h.handled[j] > 0 || h.givenUp[j] > 0) && j < h.lifeStart(life) {
 				break // before this life's start: done by an earlier owner
 			}
 			h.t.Errorf("life %d: record %d (key %s) started before record %d of its %s was done", life, i, r.PartitionKey, j, map[bool]string{true: "key", false: "shard"}[h.ordering == OrderByPartitionKey])
@@ -169,6 +184,11 @@ func runRecordFuncModel(t *testing.T, seed uint64) {
 		doneIn: map[int]int{}, runningBy: map[string]int{}, starts: []int{0},
 	}
 	h.handled = make([]int, len(h.stream))
+	h.givenUp = make([]int, len(h.stream))
+	h.maxRetries = -1 // forever
+	if rng.IntN(2) == 0 {
+		h.maxRetries = rng.IntN(3)
+	}
 	failRate := rng.Float64() * 0.2
 	h.rng = func() (time.Duration, bool) {
 		rngMu.Lock()
@@ -193,6 +213,8 @@ func runRecordFuncModel(t *testing.T, seed uint64) {
 		}
 		cfg.checkpointInterval = time.Duration(1+rng.IntN(20)) * time.Millisecond
 		cfg.maxRetryBackoff = 10 * time.Millisecond
+		cfg.policy = failurePolicy{maxRetries: h.maxRetries}
+		cfg.giveUp = h.giveUp
 		cfg.log = quietLogger()
 		p.configure(cfg)
 		if err := p.Initialize(t.Context(), InitializeInput{ShardID: "shard-0"}); err != nil {
@@ -238,10 +260,15 @@ func runRecordFuncModel(t *testing.T, seed uint64) {
 		cancel(nil)
 		break
 	}
+	givenUp := 0
 	for i, n := range h.handled {
-		if n == 0 {
-			t.Errorf("record %d was never handled", i)
+		if n == 0 && h.givenUp[i] == 0 {
+			t.Errorf("record %d was never handled nor given up", i)
 		}
+		givenUp += h.givenUp[i]
+	}
+	if h.maxRetries < 0 && givenUp > 0 {
+		t.Errorf("%d records given up with MaxRetries forever", givenUp)
 	}
 	if cp.position() != len(h.stream) {
 		t.Errorf("final checkpoint before record %d, want SHARD_END", cp.position())
