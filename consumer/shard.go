@@ -501,20 +501,99 @@ func (s *shard) deliver(p RecordProcessor, b batch) bool {
 	return true
 }
 
-// deliverCall passes records to one ProcessRecords call, retried until it is accepted.
+// deliverCall passes records to ProcessRecords under the failure policy (see batchPlan):
+// the same records again after a failure, or halves of them (BisectOnError), or the rest
+// after a PartialFailure, until each record is accepted or given up. It reports false when
+// the shard's ctx ended first.
+//
+// While a call runs, Checkpoint covers the call's last record; between calls, the last
+// record done (accepted or given up), so a deferred Checkpoint never passes a record the
+// processor did not accept.
 func (s *shard) deliverCall(p RecordProcessor, records []Record, bytes int, millisBehind int64) bool {
+	before := s.largestDelivered()
 	s.recordDelivered(records)
-	in := ProcessRecordsInput{ShardID: s.id, Records: records, Checkpointer: s.cp, MillisBehindLatest: millisBehind}
-	start := time.Now()
-	if !s.retry("ProcessRecords", func() error { in.Attempt++; return p.ProcessRecords(s.ctx, in) }) {
-		return false
+	pol := newFailurePolicy(s.w.opts)
+	plan := newBatchPlan(pol, records)
+	doneUpTo := func() {
+		pos := before
+		if plan.next > 0 {
+			r := &records[plan.next-1]
+			pos = checkpoint.ExtendedSequenceNumber{SequenceNumber: r.SequenceNumber, SubSequenceNumber: r.SubSequenceNumber}
+		}
+		s.setDelivered(pos)
 	}
 	ctx := context.Background()
-	s.w.m.processTime.Record(ctx, float64(time.Since(start).Microseconds())/1000, s.attrs)
-	s.w.m.recordsProcessed.Add(ctx, int64(len(records)), s.attrs)
-	s.w.m.bytesProcessed.Add(ctx, int64(bytes), s.attrs)
-	s.meter.add(bytes)
-	return true
+	for {
+		st := plan.step(time.Now())
+		switch st.kind {
+		case stepDone:
+			return true
+		case stepGiveUp:
+			if !s.giveUp(FailedRecord{Record: records[st.lo], StreamName: s.w.c.stream, ShardID: s.id,
+				Attempts: st.attempts, Err: st.err, Reason: st.reason}) {
+				return false
+			}
+			plan.gaveUp()
+			doneUpTo()
+			continue
+		}
+		part := records[st.lo:st.hi:st.hi]
+		last := &part[len(part)-1]
+		s.setDelivered(checkpoint.ExtendedSequenceNumber{SequenceNumber: last.SequenceNumber, SubSequenceNumber: last.SubSequenceNumber})
+		in := ProcessRecordsInput{ShardID: s.id, Records: part, Checkpointer: s.cp, MillisBehindLatest: millisBehind, Attempt: st.attempt}
+		start := time.Now()
+		err := s.call("ProcessRecords", func() error { return p.ProcessRecords(s.ctx, in) })
+		if err != nil && s.ctx.Err() != nil {
+			return false
+		}
+		out := plan.result(err)
+		if out.accepted > 0 {
+			s.w.m.processTime.Record(ctx, float64(time.Since(start).Microseconds())/1000, s.attrs)
+			n := 0
+			if out.accepted == len(records) {
+				n = bytes
+			} else {
+				for i := st.lo; i < st.lo+out.accepted; i++ {
+					n += len(records[i].Data)
+				}
+			}
+			s.w.m.recordsProcessed.Add(ctx, int64(out.accepted), s.attrs)
+			s.w.m.bytesProcessed.Add(ctx, int64(n), s.attrs)
+			s.meter.add(n)
+		}
+		if err == nil {
+			continue
+		}
+		doneUpTo()
+		s.w.m.processorErrors.Add(ctx, 1, s.attrs)
+		if out.invalidPartial {
+			s.log.Error("processor bug: ProcessRecords returned a PartialFailure naming a record that is not one of the call's records; "+
+				"the whole call counts as failed. Return the *PartialFailure with a Record from in.Records", "error", err)
+		}
+		first := &records[st.lo]
+		coords := []any{"records", len(part), "first_sequence_number", first.SequenceNumber, "first_subsequence_number", first.SubSequenceNumber, "attempt", st.attempt}
+		switch {
+		case out.split:
+			s.w.m.bisections.Add(ctx, 1, s.attrs)
+			msg, attrs := s.processorFailure("ProcessRecords", "bisecting: delivering the first half", err)
+			s.log.Warn(msg, append(coords, attrs...)...)
+		case out.counted && plan.next >= plan.giveUpTo:
+			s.w.m.retries.Add(ctx, 1, s.attrs)
+			delay := awserr.Backoff(out.failures, 100*time.Millisecond, s.w.opts.MaxRetryBackoff)
+			what := "retrying"
+			if out.accepted > 0 {
+				what = fmt.Sprintf("retrying from the failed record (%d records before it accepted)", out.accepted)
+			}
+			msg, attrs := s.processorFailure("ProcessRecords", what, err)
+			s.log.Error(msg, append(append(coords, "failures", out.failures, "delay", delay), attrs...)...)
+			if !sleep(s.ctx, delay) {
+				return false
+			}
+		default:
+			msg, attrs := s.processorFailure("ProcessRecords", "giving up", err)
+			s.log.Warn(msg, append(coords, attrs...)...)
+		}
+	}
 }
 
 // waitParents blocks until every parent lease is absent or at SHARD_END; false when the
