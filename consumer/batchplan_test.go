@@ -171,3 +171,139 @@ func TestBatchPlanRetriesForeverByDefault(t *testing.T) {
 	assert.Empty(t, r.gaveUp)
 	assert.Equal(t, 51, r.attempts[50])
 }
+
+// FuzzBatchPlan drives the plan with a processor whose outcomes come from the input
+// (accept, fail, fail partially at some record, name a record outside the call) and
+// checks it against a simple model: every delivery starts at the first record neither
+// accepted nor given up, no record is delivered after it was accepted or given up, the
+// accepted and given-up sets partition the batch, the reported attempts are the model's
+// delivery counts, and a record is given up for its retries only after enough failures.
+func FuzzBatchPlan(f *testing.F) {
+	f.Add(uint8(10), uint8(2), true, uint8(0), []byte{1, 0, 0, 1, 0})
+	f.Add(uint8(64), uint8(0), false, uint8(0), []byte{2, 7, 2, 7, 1, 1})
+	f.Add(uint8(5), uint8(255), true, uint8(3), []byte{3, 1, 1, 1, 2, 0})
+	f.Add(uint8(1), uint8(1), false, uint8(1), []byte{1, 1, 1})
+	f.Fuzz(func(t *testing.T, n, retries uint8, bisect bool, old uint8, script []byte) {
+		if n == 0 {
+			return
+		}
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		recs := planRecords(int(n), now)
+		for i := range min(int(old), int(n)) {
+			recs[i].ApproximateArrivalTimestamp = now.Add(-time.Hour)
+		}
+		pol := failurePolicy{maxRetries: int(retries%8) - 1, bisect: bisect}
+		if retries >= 128 {
+			pol.maxAge = time.Minute
+		}
+		const (
+			accepted = 1
+			givenUp  = 2
+		)
+		status := make([]int, n)
+		deliveries := make([]int, n)
+		failed := make([]int, n) // failed deliveries containing the record
+		p := newBatchPlan(pol, recs)
+		next := func() byte {
+			if len(script) == 0 {
+				return 0
+			}
+			b := script[0]
+			script = script[1:]
+			return b
+		}
+		for steps := 0; ; steps++ {
+			if steps > 100000 {
+				t.Fatal("the plan does not finish")
+			}
+			st := p.step(now)
+			done := 0
+			for done < int(n) && status[done] != 0 {
+				done++
+			}
+			switch st.kind {
+			case stepDone:
+				for i, s := range status {
+					if s == 0 {
+						t.Fatalf("done with record %d neither accepted nor given up", i)
+					}
+				}
+				return
+			case stepGiveUp:
+				if st.lo != done {
+					t.Fatalf("gives up record %d while %d is the first not done", st.lo, done)
+				}
+				if st.attempts != deliveries[st.lo] {
+					t.Fatalf("record %d given up with %d attempts, delivered %d times", st.lo, st.attempts, deliveries[st.lo])
+				}
+				if st.err == nil {
+					t.Fatalf("record %d given up without an error", st.lo)
+				}
+				switch st.reason {
+				case RecordTooOld:
+					if !pol.tooOld(recs[st.lo], now) {
+						t.Fatalf("record %d given up as too old", st.lo)
+					}
+				case RetriesExhausted:
+					if pol.maxRetries < 0 || failed[st.lo] < pol.maxRetries+1 {
+						t.Fatalf("record %d given up after %d failures, MaxRetries %d", st.lo, failed[st.lo], pol.maxRetries)
+					}
+				default:
+					t.Fatalf("reason %q", st.reason)
+				}
+				status[st.lo] = givenUp
+				p.gaveUp()
+				continue
+			}
+			if st.lo != done || st.hi <= st.lo || st.hi > int(n) {
+				t.Fatalf("delivers [%d,%d) while %d is the first not done", st.lo, st.hi, done)
+			}
+			attempt := 0
+			for i := st.lo; i < st.hi; i++ {
+				if status[i] != 0 {
+					t.Fatalf("record %d delivered again after it was done", i)
+				}
+				if pol.tooOld(recs[i], now) && i == st.lo {
+					t.Fatalf("record %d delivered although too old", i)
+				}
+				deliveries[i]++
+				attempt = max(attempt, deliveries[i])
+			}
+			if st.attempt != attempt {
+				t.Fatalf("attempt %d, model %d", st.attempt, attempt)
+			}
+			var err error
+			k := st.hi
+			switch b := next(); b % 4 {
+			case 1:
+				err = errPoison
+			case 2:
+				k = st.lo + int(b/4)%(st.hi-st.lo)
+				err = &PartialFailure{Record: recs[k], Err: errPoison}
+			case 3:
+				err = &PartialFailure{Record: Record{SequenceNumber: "elsewhere"}, Err: errPoison}
+			}
+			out := p.result(err)
+			if err == nil || k == st.hi {
+				k = st.lo // nothing accepted by a failure
+				if err == nil {
+					k = st.hi
+				}
+			}
+			if out.accepted != k-st.lo {
+				t.Fatalf("accepted %d, want %d", out.accepted, k-st.lo)
+			}
+			for i := st.lo; i < k; i++ {
+				status[i] = accepted
+			}
+			if err != nil {
+				for i := k; i < st.hi; i++ {
+					failed[i]++
+				}
+			}
+			if p.next != done+out.accepted {
+				t.Fatalf("first not done %d, model %d", p.next, done+out.accepted)
+			}
+		}
+	})
+}
