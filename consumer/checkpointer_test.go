@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesis-go/kinesis/checkpoint"
-	"github.com/kinesis-go/kinesis/kinesistest"
 )
 
 func TestCheckpointAtAcceptsOnlyPositionsBetweenLastCheckpointAndLastDelivered(t *testing.T) {
@@ -68,10 +67,10 @@ func TestCheckpointAtAcceptsOnlyPositionsBetweenLastCheckpointAndLastDelivered(t
 	}
 }
 
-// onFirstBatch runs a consumer of the two-shard stream whose processor of shard 0 calls
-// check with its first batch, and returns what check returned (a set-up failure as an
+// onFirstBatch runs a consumer of the stream whose processor of shard calls check with
+// its first batch, and returns what check returned (a set-up failure as an
 // error). window > 0 lowers how many delivered Kinesis records a shard remembers.
-func onFirstBatch(t *testing.T, fake *kinesistest.Kinesis, stream string, window int, check func(ctx context.Context, in ProcessRecordsInput) ([]error, error)) []error {
+func onFirstBatch(t *testing.T, client Client, stream, shard string, opts []func(*Options), window int, check func(ctx context.Context, in ProcessRecordsInput) ([]error, error)) []error {
 	t.Helper()
 	results := make(chan []error, 1)
 	var once sync.Once
@@ -84,12 +83,12 @@ func onFirstBatch(t *testing.T, fake *kinesistest.Kinesis, stream string, window
 		return nil
 	}}
 	newProc := func(shardID string) RecordProcessor {
-		if shardID == "shardId-000000000000" {
+		if shardID == shard {
 			return proc
 		}
 		return &scriptedProcessor{}
 	}
-	c, err := New(fake, stream, checkpoint.NewMemory(), newProc, fastOptions(t, "w1")...)
+	c, err := New(client, stream, checkpoint.NewMemory(), newProc, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +132,7 @@ func TestCheckpointAtRefusesPositionsThatWereNotDelivered(t *testing.T) {
 	putRecords(t, fake, "other", 1, 40, "o")
 	whats := []string{"another shard's sequence number", "another stream's sequence number", "a subsequence number of a plain record", "a delivered record", "the last delivered record"}
 	wants := []error{ErrInvalidCheckpoint, ErrInvalidCheckpoint, ErrInvalidCheckpoint, nil, nil}
-	errs := onFirstBatch(t, fake, stream, 0, func(ctx context.Context, in ProcessRecordsInput) ([]error, error) {
+	errs := onFirstBatch(t, fake, stream, "shardId-000000000000", fastOptions(t, "w1"), 0, func(ctx context.Context, in ProcessRecordsInput) ([]error, error) {
 		first, last := in.Records[0].SequenceNumber, in.Records[len(in.Records)-1].SequenceNumber
 		otherShard := sequenceBetween(fake.Records(stream, "shardId-000000000001"), first, last, in.Records)
 		otherStream := sequenceBetween(fake.Records("other", "shardId-000000000000"), first, last, in.Records)
@@ -164,14 +163,42 @@ func TestCheckpointAtRefusesPositionsThatWereNotDelivered(t *testing.T) {
 func TestCheckpointAtChecksForgottenPositionsWithKinesis(t *testing.T) {
 	fake, stream := newFakeStream(t, 2)
 	putRecords(t, fake, stream, 8, 40, "a")
-	errs := onFirstBatch(t, fake, stream, 4, func(ctx context.Context, in ProcessRecordsInput) ([]error, error) {
+	checkForgottenPositions(t, fake, stream, fastOptions(t, "w1"), "shardId-000000000000", fake.Records(stream, "shardId-000000000001"))
+}
+
+// The same against kinesis-mock, whose GetShardIterator must refuse another shard's
+// sequence number too. Its sequence numbers of shard 0 are all below those of shard 1, so
+// after a start at TRIM_HORIZON any of them passes the range check on shard 1.
+func TestCheckpointAtChecksForgottenPositionsWithTheEmulator(t *testing.T) {
+	env := emulators(t)
+	stream := env.CreateStream(t, 2)
+	kc := env.Kinesis()
+	putRecords(t, kc, stream, 8, 40, "a")
+	ctx := context.Background()
+	it, err := kc.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String(stream), ShardId: aws.String("shardId-000000000000"), ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := kc.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: it.ShardIterator})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkForgottenPositions(t, kc, stream, testOptions(t, "w1"), "shardId-000000000001", out.Records)
+}
+
+// checkForgottenPositions checks, with a delivered log of 4 Kinesis records, that a
+// forgotten position of shard is accepted and one of other (records of another shard)
+// is refused.
+func checkForgottenPositions(t *testing.T, client Client, stream string, opts []func(*Options), shard string, other []types.Record) {
+	t.Helper()
+	errs := onFirstBatch(t, client, stream, shard, opts, 4, func(ctx context.Context, in ProcessRecordsInput) ([]error, error) {
 		if len(in.Records) < 10 {
 			return nil, fmt.Errorf("want at least 10 records in one batch, got %d", len(in.Records))
 		}
 		// Only the last 4 Kinesis records are remembered: records 0..4 are forgotten.
-		foreign := sequenceBetween(fake.Records(stream, "shardId-000000000001"), in.Records[0].SequenceNumber, in.Records[4].SequenceNumber, nil)
+		foreign := sequenceBetween(other, "0", in.Records[4].SequenceNumber, nil)
 		if foreign == "" {
-			return nil, errors.New("no sequence number of shard 1 between records 0 and 4 of shard 0")
+			return nil, errors.New("no sequence number of the other shard before record 4")
 		}
 		return []error{
 			in.Checkpointer.CheckpointAt(ctx, foreign, 0),                      // forgotten range, another shard's
