@@ -61,14 +61,39 @@
 // Balancing: the fair share of a worker is ceil(unfinished leases / live workers), where
 // live workers are the owners of unexpired leases plus itself, capped by
 // MaxLeasesForWorker. In one scan a worker takes every available lease (no owner, or
-// expired) up to its share, those whose shard can start now first. If it is still below
-// its share it steals, repeatedly from the most loaded worker, one lease at a time while
-// that worker holds at least two more leases than itself: a joining worker reaches its
-// share in its first scan whatever the shard count (the KCL steals one lease per 20 s),
-// and a steal never makes the victim want to steal back. Leases whose shard waits for
-// its parents are never stolen. The victim stops processing a stolen lease at its next
-// renewal or scan, at most FailoverTime/3 later; records it processed without
-// checkpointing are processed again by the thief.
+// expired) up to its share, those whose shard can start now first. Then it steals:
+//
+//   - BalanceByThroughput (the default): each owner reports every lease's smoothed
+//     throughput (bytes/s accepted by the processor, written as throughputKBps with the
+//     renewals, as KCL 3.x does). A worker steals, from the busiest worker down, the lease
+//     that brings the two closest, when that lowers the busier one's load by more than 5%:
+//     two hot shards end on different workers, measurement noise never moves a lease back
+//     and forth, and a lease without traffic is never moved to even out throughput. Leases
+//     without traffic are then shared out by count as below, so no worker sits idle while
+//     another holds many.
+//   - BalanceByLeaseCount: while below its share it steals, repeatedly from the worker
+//     holding the most, one lease at a time while that worker holds at least two more
+//     leases than itself.
+//
+// Either way a joining worker reaches its share in its first scan whatever the shard
+// count (the KCL steals one lease per 20 s), and a steal never makes the victim want to
+// steal back. Leases whose shard waits for its parents are never stolen, nor are leases
+// whose owner changed within FailoverTime (a lease just taken over after a failover or a
+// release is not moved again moments later), nor leases in a handoff.
+//
+// A steal is a graceful handoff when the store implements checkpoint.HandoffStore
+// (DynamoDB and Memory do), in the KCL 3.x shape: the thief marks the lease (leaseOwner =
+// thief, checkpointOwner = owner) and waits without writing; the owner notices at its next
+// scan or renewal, stops reading, lets the ProcessRecords call in progress finish, calls
+// ShutdownRequested (the processor checkpoints there) and clears checkpointOwner; the
+// thief starts from that checkpoint. Nothing is processed twice and the move is logged at
+// INFO. An owner that does not finish within HandoffTimeout (default 5s) — stuck or dead —
+// loses the lease by force, as without a handoff: its records since the last checkpoint
+// are processed again. A thief that dies after marking leaves a lease that expires after
+// FailoverTime like any other. With DisableGracefulHandoff (or another Store) a steal
+// takes the lease at once: the victim stops processing it at its next renewal or scan, at
+// most FailoverTime/3 later, and records it processed without checkpointing are
+// processed again by the thief.
 //
 // A lost lease (a renew or checkpoint conflict, a scan showing a newer counter with
 // another owner, or no successful write for FailoverTime) stops the shard at once: the
@@ -238,6 +263,8 @@
 //	NumWorkers                           gauge     live workers at the last scan
 //	TakenLeases                          counter   leases taken (stolen=true|false)
 //	LostLeases                           counter   leases lost
+//	LeaseHandoffs                        counter   leases handed over to this worker (result=graceful|forced), per shard
+//	LeaseHandoff.Time                    histogram ms from marking a lease until this worker started it, per shard
 //	RenewLease.Success                   counter   renewals (success=true|false)
 //	SubscribeToShard.Success             counter   fan-out subscribe calls (success=true|false), per shard
 //	SubscribeToShard.StreamErrors        counter   fan-out subscriptions ended by an error, per shard
