@@ -3,6 +3,8 @@ package sink
 import (
 	"context"
 	"errors"
+
+	"github.com/kinesis-go/kinesis/internal/awserr"
 )
 
 // Destination stores objects: the sink writes each object once it is complete and
@@ -43,3 +45,28 @@ func (e *WriteError) Error() string {
 
 // Unwrap returns the destination's error.
 func (e *WriteError) Unwrap() error { return e.Err }
+
+// ErrAccessDenied matches (errors.Is) every *AccessDeniedError.
+var ErrAccessDenied = errors.New("sink: access denied")
+
+// AccessDeniedError reports that the destination refused a write or a read for lack of
+// permission (S3's AccessDenied). The sink keeps retrying, so the shard waits until the
+// permission is granted; the log says which. It matches ErrAccessDenied.
+type AccessDeniedError struct {
+	// Action is the denied IAM action, e.g. "s3:PutObject".
+	Action string
+	// Resource is the object, e.g. "s3://bucket/key".
+	Resource string
+	// Err is the AWS error.
+	Err error
+}
+
+func (e *AccessDeniedError) Error() string {
+	return awserr.AccessDenied{Package: "sink", Action: e.Action, Resource: e.Resource, Err: e.Err}.Message()
+}
+
+// Is reports ErrAccessDenied.
+func (e *AccessDeniedError) Is(target error) bool { return target == ErrAccessDenied }
+
+// Unwrap returns the AWS error.
+func (e *AccessDeniedError) Unwrap() error { return e.Err }

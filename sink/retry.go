@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	"log/slog"
 	"time"
 
 	"github.com/kinesis-go/kinesis/consumer"
+	"github.com/kinesis-go/kinesis/internal/awserr"
 )
 
 const baseRetryBackoff = 100 * time.Millisecond
@@ -30,8 +31,12 @@ func (p *processor) retry(ctx context.Context, what string, fn func(context.Cont
 			return fmt.Errorf("sink: %s of shard %s stopped: %w (last error: %w)", what, p.shardID, context.Cause(ctx), err)
 		}
 		add(p.s.m.retries, 1, p.attrs)
-		d := retryDelay(attempt, baseRetryBackoff, p.s.cfg.MaxRetryBackoff)
-		p.log.Warn("sink: "+what+" failed; the shard waits and tries again", "attempt", attempt, "delay", d, "error", err)
+		d := awserr.Backoff(attempt, baseRetryBackoff, p.s.cfg.MaxRetryBackoff)
+		level := slog.LevelWarn
+		if errors.Is(err, ErrAccessDenied) {
+			level = slog.LevelError // retrying cannot fix it: a person must grant the permission
+		}
+		p.log.Log(ctx, level, "sink: "+what+" failed; the shard waits and tries again", "attempt", attempt, "delay", d, "error", err)
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
@@ -40,15 +45,4 @@ func (p *processor) retry(ctx context.Context, what string, fn func(context.Cont
 		case <-t.C:
 		}
 	}
-}
-
-// retryDelay is the delay before retry n (1-based): base doubled per retry up to
-// ceiling, with half of it jittered so that shards retrying together spread out.
-func retryDelay(n int, base, ceiling time.Duration) time.Duration {
-	d := base
-	for i := 1; i < n && d < ceiling; i++ {
-		d *= 2
-	}
-	d = min(d, ceiling)
-	return d/2 + rand.N(d/2+1)
 }

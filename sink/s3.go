@@ -3,14 +3,14 @@ package sink
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/smithy-go"
+
+	"github.com/kinesis-go/kinesis/internal/awserr"
 )
 
 // S3Client is the part of the S3 API the S3 destination uses: the calls of the SDK's
@@ -55,19 +55,27 @@ func (d *s3Destination) Put(ctx context.Context, name string, body []byte) error
 		ContentLength: aws.Int64(int64(len(body))),
 	})
 	if err != nil {
-		return fmt.Errorf("sink: uploading s3://%s/%s: %w", d.bucket, name, err)
+		return d.wrap("s3:PutObject", name, err)
 	}
 	return nil
+}
+
+// wrap describes err of action on the object name.
+func (d *s3Destination) wrap(action, name string, err error) error {
+	resource := "s3://" + d.bucket + "/" + name
+	if awserr.Code(err) == "AccessDenied" {
+		return &AccessDeniedError{Action: action, Resource: resource, Err: err}
+	}
+	return fmt.Errorf("sink: %s of %s: %w", action, resource, err)
 }
 
 func (d *s3Destination) Get(ctx context.Context, name string) ([]byte, error) {
 	out, err := d.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(d.bucket), Key: aws.String(name)})
 	if err != nil {
-		var apiErr smithy.APIError
-		if errors.As(err, &apiErr) && (apiErr.ErrorCode() == "NoSuchKey" || apiErr.ErrorCode() == "NotFound") {
+		if code := awserr.Code(err); code == "NoSuchKey" || code == "NotFound" {
 			return nil, fmt.Errorf("%w: s3://%s/%s: %w", ErrNotFound, d.bucket, name, err)
 		}
-		return nil, fmt.Errorf("sink: reading s3://%s/%s: %w", d.bucket, name, err)
+		return nil, d.wrap("s3:GetObject", name, err)
 	}
 	defer out.Body.Close()
 	b, err := io.ReadAll(out.Body)

@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -38,6 +39,7 @@ type localS3 struct {
 // s3Fault is what the server does to one write request.
 type s3Fault struct {
 	status int           // answer this HTTP status (with an S3 error body)
+	code   string        // the error code of that body; default SlowDown
 	hang   bool          // never answer: the client's attempt times out
 	delay  time.Duration // answer normally after this delay
 }
@@ -53,9 +55,13 @@ func newLocalS3(t testing.TB, bucket string) *localS3 {
 				switch {
 				case f.status != 0:
 					_, _ = io.Copy(io.Discard, r.Body)
+					code := f.code
+					if code == "" {
+						code = "SlowDown"
+					}
 					w.Header().Set("Content-Type", "application/xml")
 					w.WriteHeader(f.status)
-					fmt.Fprintf(w, "<Error><Code>SlowDown</Code><Message>injected %d</Message></Error>", f.status)
+					fmt.Fprintf(w, "<Error><Code>%s</Code><Message>injected %d</Message></Error>", code, f.status)
 					return
 				case f.hang:
 					_, _ = io.Copy(io.Discard, r.Body) // so the server notices the client giving up
@@ -149,6 +155,17 @@ func TestS3RoundTrip(t *testing.T) {
 	}
 }
 
+func TestS3AccessDeniedNamesThePermission(t *testing.T) {
+	l := newLocalS3(t, "archive")
+	l.inject(s3Fault{status: 403, code: "AccessDenied"})
+	err := NewS3(l.Client, "archive").Put(context.Background(), "a.json", []byte("x"))
+	var denied *AccessDeniedError
+	if !errors.Is(err, ErrAccessDenied) || !errors.As(err, &denied) || denied.Action != "s3:PutObject" ||
+		!strings.Contains(err.Error(), "grant s3:PutObject on s3://archive/a.json") {
+		t.Errorf("Put: %v, want an AccessDeniedError naming s3:PutObject", err)
+	}
+}
+
 // Large objects go up in a multipart upload.
 func TestS3MultipartUpload(t *testing.T) {
 	l := newLocalS3(t, "archive")
@@ -200,6 +217,11 @@ func TestS3FailuresLoseNothing(t *testing.T) {
 		rs := recs(i, i+9, func(n int) string { return fmt.Sprintf(`{"id":%d}`, n) })
 		if err := p.ProcessRecords(ctx, consumer.ProcessRecordsInput{Records: rs, Checkpointer: cp}); err != nil {
 			t.Fatal(err)
+		}
+		// Memory: the shard holds less than one object's worth; the rest waits in
+		// Kinesis, because ProcessRecords does not return while a write fails.
+		if p.size >= s.cfg.BufferSize {
+			t.Fatalf("the shard holds %d bytes after ProcessRecords returned, BufferSize is %d", p.size, s.cfg.BufferSize)
 		}
 		// ProcessRecords returned: every batch it cut is in the bucket and checkpointed.
 		if last := cp.last(); !last.IsZero() {
