@@ -27,11 +27,14 @@ func BenchmarkConsume(b *testing.B) {
 		if perAggregate > 1 {
 			name = fmt.Sprintf("aggregated%d", perAggregate)
 		}
-		b.Run(name, func(b *testing.B) { benchConsume(b, perAggregate) })
+		b.Run(name, func(b *testing.B) { benchConsume(b, perAggregate, false) })
 	}
+	// The same backlog through a per-record handler (NewRecordFunc, Concurrency 100,
+	// key order): the dispatcher's cost on top of the reading.
+	b.Run("recordfunc", func(b *testing.B) { benchConsume(b, 1, true) })
 }
 
-func benchConsume(b *testing.B, perAggregate int) {
+func benchConsume(b *testing.B, perAggregate int, perRecord bool) {
 	fake := kinesistest.NewServer(b).Kinesis()
 	ctx := context.Background()
 	if _, err := fake.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("s"), ShardCount: aws.Int32(4)}); err != nil {
@@ -83,7 +86,17 @@ func benchConsume(b *testing.B, perAggregate int) {
 		}
 		return nil
 	}
-	c, err := New(fake, "s", checkpoint.NewMemory(), NewFunc(fn), func(o *Options) {
+	process := NewFunc(fn)
+	if perRecord {
+		process = NewRecordFunc(func(ctx context.Context, r Record) error {
+			if got.Add(1) == target {
+				close(done)
+			}
+			return nil
+		})
+	}
+	c, err := New(fake, "s", checkpoint.NewMemory(), process, func(o *Options) {
+		o.Concurrency = 100
 		o.InitialPosition = InitialPositionTrimHorizon
 		o.WorkerID = "bench"
 		o.Logger = testLogger(b, "bench")
