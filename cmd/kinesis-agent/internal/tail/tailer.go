@@ -216,6 +216,7 @@ func (t *Tailer) read(ctx context.Context, f *file) (more bool, err error) {
 		t.mu.Lock()
 		f.active = false
 		t.mu.Unlock()
+		f.grewAt = time.Now()
 		t.log.Debug("file deleted; reading it to its end", "path", f.path)
 	}
 	changed := size != f.size || !mtime.Equal(f.mtime)
@@ -568,6 +569,9 @@ func (t *Tailer) refresh() {
 	for id, f := range t.files {
 		if !seen[id] && f.active {
 			f.active = false
+			// A writer may go on appending to a renamed file until it reopens its log:
+			// the quiet period before closing starts now.
+			f.grewAt = time.Now()
 			t.log.Debug("file left the pattern; reading it to its end", "path", f.path)
 		}
 	}

@@ -403,3 +403,22 @@ func TestStoreRoundTrip(t *testing.T) {
 	_, err = st.Load()
 	assert.ErrorContains(t, err, "move it away")
 }
+
+// A writer may append to its renamed log for a while before it reopens it: a
+// quiet file that leaves the pattern is kept open for PartialLineTimeout from then.
+func TestLateWritesToRenamedQuietFile(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "app.log")
+		appendFile(t, path, "early\n")
+		s := &sink{}
+		_, stop := run(t, s, nil, Options{Pattern: path})
+		defer stop()
+		settle() // the file is quiet for long
+		require.NoError(t, os.Rename(path, path+".1"))
+		time.Sleep(1500 * time.Millisecond) // a refresh saw it leave the pattern
+		appendFile(t, path+".1", "late\n")
+		settle()
+		assert.Equal(t, []string{"early\n", "late\n"}, s.records())
+	})
+}
