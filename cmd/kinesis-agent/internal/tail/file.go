@@ -29,6 +29,7 @@ type file struct {
 	header     int       // header lines still to skip
 	active     bool      // matched by the pattern at the last refresh
 	grewAt     time.Time // when data last arrived (or the file was opened)
+	undecided  bool      // new and empty (or a prefix of a tracked file): see decide
 	gone       bool      // superseded (truncated: a new generation took over) or closed
 
 	statSize, statRead atomic.Int64 // size and readOff, for Stats

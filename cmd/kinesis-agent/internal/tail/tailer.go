@@ -222,6 +222,21 @@ func (t *Tailer) read(ctx context.Context, f *file) (more bool, err error) {
 	changed := size != f.size || !mtime.Equal(f.mtime)
 	f.size, f.mtime = size, mtime
 	f.statSize.Store(size)
+	if f.undecided {
+		if !changed {
+			return false, nil
+		}
+		start := t.decide(f, size)
+		if f.undecided {
+			return false, nil
+		}
+		f.readOff = start
+		f.confirmed.Store(start)
+		f.statRead.Store(start)
+		if start > 0 {
+			f.header = 0
+		}
+	}
 	if changed && t.truncated(f, size) {
 		t.restartTruncated(f)
 		return true, nil
@@ -597,32 +612,16 @@ func (t *Tailer) open(path string, fromEnd bool) *file {
 		_ = fd.Close()
 		return nil
 	}
-	head := make([]byte, min(FingerprintSize, fi.Size()))
-	n, _ := fd.ReadAt(head, 0)
-	head = head[:n]
+	f := &file{t: t, fd: fd, id: id, path: path, active: true, grewAt: time.Now()}
 	start := int64(0)
-	t.mu.Lock()
-	for _, o := range t.files {
-		if len(o.fp) == 0 || o.gone {
-			continue
-		}
-		if len(head) < len(o.fp) && bytes.Equal(head, o.fp[:len(head)]) {
-			t.mu.Unlock()
-			_ = fd.Close()
-			return nil // still a prefix of a tracked file: decide when it has more
-		}
-		if o.matchesFingerprint(head) && len(head) >= len(o.fp) {
-			start = o.sentOff()
-			t.log.Info("new file is a copy of a tracked file; reading it from the same offset",
-				"path", path, "of", o.path, "offset", start)
-			break
-		}
-	}
-	t.mu.Unlock()
 	if fromEnd {
 		start = lastLineEnd(fd, fi.Size())
+		f.fp = t.head(f, fi.Size())
+	} else {
+		f.undecided = true
+		start = t.decide(f, fi.Size())
 	}
-	f := &file{t: t, fd: fd, id: id, path: path, fp: head, readOff: start, active: true, grewAt: time.Now()}
+	f.readOff = start
 	if start == 0 {
 		f.header = t.opts.SkipHeaderLines
 	}
@@ -631,8 +630,44 @@ func (t *Tailer) open(path string, fromEnd bool) *file {
 	t.mu.Lock()
 	t.files[id] = f
 	t.mu.Unlock()
-	t.log.Debug("tracking file", "path", path, "offset", start)
+	t.log.Debug("tracking file", "path", path, "offset", start, "undecided", f.undecided)
 	return f
+}
+
+// head reads a file's first bytes, up to FingerprintSize.
+func (t *Tailer) head(f *file, size int64) []byte {
+	head := make([]byte, min(FingerprintSize, size))
+	n, _ := f.fd.ReadAt(head, 0)
+	return head[:n]
+}
+
+// decide settles where an undecided file (found new, not known from a saved
+// position) starts: a file whose first bytes are those of a tracked file is a copy
+// of it (copytruncate) and starts where that one's records end; a file whose
+// content is still a prefix of a tracked file's first bytes (empty, or a copy
+// being written) stays undecided and is not read yet; any other starts at 0.
+func (t *Tailer) decide(f *file, size int64) int64 {
+	head := t.head(f, size)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, o := range t.files {
+		if o == f || len(o.fp) == 0 || o.gone || o.undecided {
+			continue
+		}
+		if len(head) < len(o.fp) && bytes.Equal(head, o.fp[:len(head)]) {
+			return 0 // still undecided
+		}
+		if len(head) >= len(o.fp) && bytes.Equal(head[:len(o.fp)], o.fp) {
+			f.undecided = false
+			f.fp = head
+			t.log.Info("new file is a copy of a tracked file; reading it from the same offset",
+				"path", f.path, "of", o.path, "offset", o.sentOff())
+			return o.sentOff()
+		}
+	}
+	f.undecided = false
+	f.fp = head
+	return 0
 }
 
 var compressedSuffixes = []string{".gz", ".bz2", ".xz", ".zst", ".zip", ".lz4", ".Z", ".tgz", ".7z"}
@@ -743,6 +778,9 @@ func (t *Tailer) resumeOne(p Position, copies bool) *file {
 		}
 		f := &file{t: t, fd: fd, id: id, path: path, fp: head, readOff: p.Offset,
 			active: t.matches(path), grewAt: time.Now()}
+		if p.Offset == 0 && p.FingerprintLen == 0 { // saved while undecided
+			f.fp, f.undecided = nil, true
+		}
 		f.confirmed.Store(p.Offset)
 		f.statRead.Store(p.Offset)
 		return f

@@ -422,3 +422,27 @@ func TestLateWritesToRenamedQuietFile(t *testing.T) {
 		assert.Equal(t, []string{"early\n", "late\n"}, s.records())
 	})
 }
+
+// A new empty log (logrotate's "create") is followed by inode from the start, even
+// while it has no bytes to fingerprint: rotated again before its first line, it is
+// still read when its writer appends to it under the new name.
+func TestEmptyNewFileRotatedBeforeItsFirstLine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "app.log")
+		appendFile(t, path, "first file\n")
+		s := &sink{}
+		_, stop := run(t, s, nil, Options{Pattern: path})
+		defer stop()
+		settle()
+		require.NoError(t, os.Rename(path, path+".1"))
+		require.NoError(t, os.WriteFile(path, nil, 0o644))
+		time.Sleep(1500 * time.Millisecond)
+		require.NoError(t, os.Rename(path, path+".2"))
+		require.NoError(t, os.WriteFile(path, nil, 0o644))
+		appendFile(t, path+".2", "late line of the second file\n")
+		appendFile(t, path, "third file\n")
+		settle()
+		assert.ElementsMatch(t, []string{"first file\n", "late line of the second file\n", "third file\n"}, s.records())
+	})
+}
