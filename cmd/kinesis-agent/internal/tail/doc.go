@@ -29,6 +29,13 @@
 // in the same directory (renamed while the agent was down), or by its first bytes
 // (copied and truncated while it was down).
 //
+// Limits: a file is known from the first poll or refresh that sees it. A file
+// created, written and rotated out of the pattern between two refreshes, or whose
+// first bytes are written, copied and truncated between two polls (copytruncate of
+// a file the agent never saw bytes of), is not followed: its lines are read only
+// if the rotated name matches the pattern. The same holds for more than one such
+// rotation while the agent is stopped.
+//
 // A partial last line waits for its newline: sent only when complete, or, for a
 // file that left the pattern, after PartialLineTimeout without growth.
 package tail
