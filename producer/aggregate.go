@@ -24,8 +24,14 @@ type shard struct {
 	cur     *aggBuf // aggregate being filled, nil when empty
 	seq     uint64  // order of the buffers handed to the encoders
 	touched bool
+	held    bool // PreserveOrder: cur is due but waits for the shard's call in flight
 
 	received atomic.Int64 // UserRecordsReceived
+
+	// idleSeq is, with PreserveOrder, the seq of the last buffer the dispatcher had
+	// finished when the shard last had nothing queued or in flight (written by the
+	// dispatcher): the shard is busy while seq is ahead of it.
+	idleSeq atomic.Uint64
 
 	_ [64]byte // keep the router's side and the dispatcher's on different cache lines
 
@@ -45,9 +51,14 @@ func (s *shard) takeCur() *aggBuf {
 		return nil
 	}
 	s.cur = nil
+	s.held = false
 	b.seq = s.nextSeq()
 	return b
 }
+
+// busy reports, with PreserveOrder, whether the shard has Kinesis records queued or
+// in flight: then its due aggregate keeps filling instead of going out small.
+func (s *shard) busy() bool { return s.seq != s.idleSeq.Load() }
 
 // aggBuf is a group of user records of one shard on their way to the encoders: an
 // aggregate being filled, or plain records (aggregation disabled, or a record too

@@ -339,3 +339,63 @@ func liveHeap() int64 {
 	rtmetrics.Read(s)
 	return int64(s[0].Value.Uint64())
 }
+
+// BenchmarkPreserveOrder compares PreserveOrder with the default mode against a
+// stream whose PutRecords calls take 20 ms, longer than RecordMaxBufferedTime (5 ms
+// here; the same happens with the default 100 ms against an endpoint slower than
+// that, as kinesis-mock under load is). 200-byte records from 1,000 keys are offered
+// at 500 records/s per shard, below the shard limits; one op is one user record, end
+// to end (Flush included). The default mode keeps up with several calls per shard in
+// flight. PreserveOrder has one call per shard in flight: it keeps up only if
+// everything waiting for the shard joins the next aggregate, rather than going out
+// in aggregates of 5 ms of records, one per round trip. Compare the records/s of
+// mode=preserve-order with mode=default per shard count (benchstat).
+func BenchmarkPreserveOrder(b *testing.B) {
+	const perShard = 500 // records/s offered per shard
+	data := make([]byte, 200)
+	for _, shards := range []int{4, 64} {
+		for _, order := range []bool{false, true} {
+			b.Run(fmt.Sprintf("shards=%d/mode=%s", shards, map[bool]string{false: "default", true: "preserve-order"}[order]), func(b *testing.B) {
+				c := newBenchClient(shards)
+				c.delay = 20 * time.Millisecond
+				p, err := New(c, "bench", quietB, func(o *Options) {
+					o.PreserveOrder = order
+					o.RecordMaxBufferedTime = 5 * time.Millisecond
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer closeBench(b, p)
+				ctx := context.Background()
+				if _, err := p.PutSync(ctx, Record{PartitionKey: benchKeys[0], Data: data}); err != nil {
+					b.Fatal(err) // the shard map is loaded
+				}
+				var failed atomic.Int64
+				done := func(_ Result, err error) {
+					if err != nil {
+						failed.Add(1)
+					}
+				}
+				rate := float64(shards * perShard)
+				b.ResetTimer()
+				start := time.Now()
+				for i := range b.N {
+					if i%shards == 0 { // a record per shard every 2 ms
+						time.Sleep(time.Until(start.Add(time.Duration(float64(i) / rate * float64(time.Second)))))
+					}
+					if err := p.Put(ctx, Record{PartitionKey: benchKeys[i%len(benchKeys)], Data: data}, done); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := p.Flush(ctx); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				if failed.Load() > 0 {
+					b.Fatalf("%d records failed", failed.Load())
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+			})
+		}
+	}
+}

@@ -232,6 +232,17 @@ func (d *dispatcher) enqueue(g *groupEvent) {
 	}
 }
 
+// checkIdle publishes, with PreserveOrder, that s has nothing queued or in flight,
+// and wakes the router if it holds an aggregate for s (see router.hold).
+func (d *dispatcher) checkIdle(s *shard) {
+	q := &s.q
+	if !d.p.opts.PreserveOrder || q.busy > 0 || !q.empty() || s.idleSeq.Load() == q.next {
+		return
+	}
+	s.idleSeq.Store(q.next)
+	d.p.router.kickBlocked()
+}
+
 func (d *dispatcher) activate(s *shard) {
 	if !s.q.active {
 		s.q.active = true
@@ -260,6 +271,9 @@ func (d *dispatcher) finished(r *sendResult, now int64) {
 	for k := r.retries.popFront(); k != nil; k = r.retries.popFront() {
 		d.activate(k.shard)
 		d.requeue(k)
+	}
+	for _, s := range r.b.shards {
+		d.checkIdle(s)
 	}
 	clear(r.b.recs)
 	r.b.recs = r.b.recs[:0]
@@ -296,6 +310,7 @@ func (d *dispatcher) admit(now int64) int64 {
 		s := d.active[i]
 		earliest(d.admitShard(s, now))
 		if s.q.empty() {
+			d.checkIdle(s)
 			s.q.active = false
 			last := len(d.active) - 1
 			d.active[i] = d.active[last]

@@ -127,8 +127,12 @@ type Options struct {
 	// PreserveOrder writes the records of each shard in the order they were Put, also
 	// across retries and throttling: at most one PutRecords call per shard is in flight,
 	// it carries one Kinesis record of the shard, and a failed record is retried before
-	// any newer one. Default false: records are written as fast as possible and a retried
-	// record may land after newer ones. See the package documentation on ordering.
+	// any newer one. While a shard's call is in flight, the records that wait for the
+	// shard fill its next aggregate (up to AggregationMaxSize) even after
+	// RecordMaxBufferedTime, so that a slow endpoint means fuller aggregates rather than
+	// a backlog of small ones. Default false: records are written as fast as possible and
+	// a retried record may land after newer ones. See the package documentation on
+	// ordering.
 	PreserveOrder bool
 
 	// ShardMapRefreshInterval is how often the shard map is listed again even when

@@ -67,6 +67,7 @@ type router struct {
 	linger  []lingerItem
 	lhead   int
 	touched []*shard
+	held    []*shard // PreserveOrder: shards whose due aggregate waits for their call
 }
 
 // lingerItem is the deadline of an aggregate: when it passes, the aggregate is sent
@@ -165,7 +166,8 @@ func (r *router) post(m routerMsg) {
 }
 
 // kickBlocked wakes the router because a Put waits for room: once its queue is
-// drained it sends its aggregates, since nothing more can come.
+// drained it sends its aggregates, since nothing more can come. The dispatcher also
+// calls it when a shard with a held aggregate (PreserveOrder) is no longer busy.
 func (r *router) kickBlocked() {
 	r.mu.Lock()
 	r.idle = false
@@ -215,6 +217,7 @@ func (r *router) run() {
 			r.route(cur.recs, aborting)
 		}
 		r.sendMarked()
+		r.releaseHeld()
 		// A Put waiting for room while no call is in flight cannot add to the
 		// aggregates until some are written: waiting for them to fill or linger
 		// would stall the producer.
@@ -355,6 +358,44 @@ func (r *router) flushIfWaited(s *shard, u *urec, fresh bool) {
 	}
 }
 
+// hold keeps s's due aggregate filling while the shard's call is in flight
+// (PreserveOrder sends one Kinesis record per shard and call): everything that waits
+// for the shard meanwhile joins it, up to AggregationMaxSize, instead of queueing as
+// small aggregates that each cost a round trip. It reports whether it held.
+func (r *router) hold(s *shard) bool {
+	p := r.p
+	if !p.opts.PreserveOrder || !s.busy() || p.flushing.Load() > 0 || p.aborting.Load() {
+		return false
+	}
+	if !s.held {
+		s.held = true
+		r.held = append(r.held, s)
+	}
+	return true
+}
+
+// releaseHeld sends the held aggregates of the shards that are no longer busy.
+func (r *router) releaseHeld() {
+	if len(r.held) == 0 {
+		return
+	}
+	keep := r.held[:0]
+	for _, s := range r.held {
+		if !s.held {
+			continue // sent meanwhile (full, flushed)
+		}
+		if s.busy() && r.p.flushing.Load() == 0 && !r.p.aborting.Load() {
+			keep = append(keep, s)
+			continue
+		}
+		if b := s.takeCur(); b != nil {
+			r.p.enc.push(b)
+		}
+	}
+	clear(r.held[len(keep):])
+	r.held = keep
+}
+
 func (r *router) mark(s *shard) {
 	if !s.touched {
 		s.touched = true
@@ -366,6 +407,9 @@ func (r *router) mark(s *shard) {
 func (r *router) sendMarked() {
 	for _, s := range r.touched {
 		s.touched = false
+		if r.hold(s) {
+			continue
+		}
 		if b := s.takeCur(); b != nil {
 			r.p.enc.push(b)
 		}
@@ -402,7 +446,7 @@ func (r *router) expire(now int64, aborting bool) int64 {
 		}
 		r.linger[r.lhead] = lingerItem{}
 		r.lhead++
-		if b := it.shard.cur; b != nil && b.gen == it.gen {
+		if b := it.shard.cur; b != nil && b.gen == it.gen && !r.hold(it.shard) {
 			p.enc.push(it.shard.takeCur())
 		}
 	}
