@@ -164,7 +164,7 @@ func TestFanOutLimitPacesEachConsumer(t *testing.T) {
 		})
 		require.NoError(t, srv.CreateStream("s", 1))
 		c, ctx := noRetry(srv), context.Background()
-		for range 10 { // 10 MiB
+		for range 6 { // 6 MiB
 			_, err := c.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String("s"), Records: records(4, 256<<10)})
 			require.NoError(t, err)
 		}
@@ -172,7 +172,7 @@ func TestFanOutLimitPacesEachConsumer(t *testing.T) {
 			arn := register(t, c, "s", name)
 			es := subscribe(t, c, arn, "shardId-000000000000", types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon})
 			start, n := time.Now(), 0
-			for n < 40 {
+			for n < 24 {
 				ev, ok := nextEvent(t, es)
 				require.True(t, ok)
 				n += len(ev.Records)
@@ -183,10 +183,10 @@ func TestFanOutLimitPacesEachConsumer(t *testing.T) {
 		go read("a", done)
 		go read("b", done)
 		for range 2 {
-			// 10 MiB with a 2 MiB bucket at 2 MiB/s: the last MiB arrives after 4 s.
+			// 6 MiB with a 2 MiB bucket at 2 MiB/s: the last MiB arrives after 2 s.
 			d := <-done
-			assert.GreaterOrEqual(t, d, 4*time.Second-200*time.Millisecond)
-			assert.Less(t, d, 5*time.Second)
+			assert.GreaterOrEqual(t, d, 2*time.Second-200*time.Millisecond)
+			assert.Less(t, d, 3*time.Second)
 		}
 	})
 }
