@@ -143,26 +143,15 @@ func (d *itemDecoder) str(name string) string {
 }
 
 func (d *itemDecoder) num(name string) int64 {
-	v, ok := d.item[name]
-	if !ok {
-		return 0
-	}
-	if _, null := v.(*types.AttributeValueMemberNULL); null {
-		return 0
-	}
-	n, ok := v.(*types.AttributeValueMemberN)
-	if !ok {
-		d.fail(name, "N", v)
-		return 0
-	}
-	i, err := strconv.ParseInt(n.Value, 10, 64)
-	if err != nil && d.err == nil {
-		d.err = fmt.Errorf("attribute %s: %w", name, err)
-	}
-	return i
+	return parseNumber(d, name, func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) })
 }
 
 func (d *itemDecoder) float(name string) float64 {
+	return parseNumber(d, name, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) })
+}
+
+// parseNumber reads a Number attribute with parse; absent or NULL is zero.
+func parseNumber[T int64 | float64](d *itemDecoder, name string, parse func(string) (T, error)) T {
 	v, ok := d.item[name]
 	if !ok {
 		return 0
@@ -175,11 +164,11 @@ func (d *itemDecoder) float(name string) float64 {
 		d.fail(name, "N", v)
 		return 0
 	}
-	f, err := strconv.ParseFloat(n.Value, 64)
+	x, err := parse(n.Value)
 	if err != nil && d.err == nil {
 		d.err = fmt.Errorf("attribute %s: %w", name, err)
 	}
-	return f
+	return x
 }
 
 func (d *itemDecoder) bytes(name string) []byte {
