@@ -22,6 +22,7 @@ type memDest struct {
 	objects map[string][]byte
 	puts    []string // names of successful puts, in order
 	putAt   map[string]time.Time
+	gets    int
 	fail    func(name string, attempt int) error
 	tries   map[string]int
 }
@@ -55,6 +56,7 @@ func (d *memDest) Put(ctx context.Context, name string, body []byte) error {
 func (d *memDest) Get(_ context.Context, name string) ([]byte, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.gets++
 	b, ok := d.objects[name]
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, name)

@@ -208,12 +208,22 @@ func (p *processor) intervalLoop(ctx context.Context) {
 			if p.mu.lock(ctx) != nil {
 				break
 			}
+			var err error
 			if d := p.deadline(); !d.IsZero() && !time.Now().Before(d) {
-				if err := p.writeBatch(ctx, p.cp, writeWhenDue); err != nil && ctx.Err() == nil {
-					p.log.Error("sink: writing the batch failed", "error", err)
-				}
+				err = p.writeBatch(ctx, p.cp, writeWhenDue)
 			}
 			p.mu.unlock()
+			if err != nil && ctx.Err() == nil {
+				// Only a lost lease ends writeBatch early: wait for LeaseLost, or try
+				// again later, rather than at once and again.
+				p.log.Error("sink: writing the batch failed", "error", err)
+				pause := time.NewTimer(p.s.cfg.MaxRetryBackoff)
+				select {
+				case <-ctx.Done():
+				case <-pause.C:
+				}
+				pause.Stop()
+			}
 		}
 		if timer != nil {
 			timer.Stop()

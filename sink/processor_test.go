@@ -507,3 +507,26 @@ func TestEveryRecordIsWrittenWithinOneInterval(t *testing.T) {
 		}
 	})
 }
+
+// The interval goroutine of a worker that lost the shard does not retry in a loop
+// while it waits for LeaseLost.
+func TestStaleWorkerRetriesAtMostOncePerBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dest := newMemDest()
+		stale := newTestProcessor(t, dest, checkpoint.PositionTrimHorizon)
+		process(t, stale, &fakeCheckpointer{}, recs(1, 3, nil))
+		if err := stale.s.writeIntent(context.Background(), testShard, intent{
+			Start: position{Seq: seq(2)}, First: position{Seq: seq(3)}, Last: position{Seq: seq(3)},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if dest.gets > int(time.Hour/DefaultMaxRetryBackoff)+2 {
+			t.Errorf("%d reads of the state in an hour, want at most one per %v", dest.gets, DefaultMaxRetryBackoff)
+		}
+		if len(dest.names()) != 0 {
+			t.Errorf("wrote %q", dest.names())
+		}
+	})
+}
