@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/kinesis-go/kinesis/checkpoint"
@@ -127,12 +126,7 @@ func RunArchive(ctx context.Context, c ArchiveConfig, out io.Writer, logger *slo
 	if err := sink.Validate(dest, optFns); err != nil {
 		return err
 	}
-	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		if c.DynamoDBEndpoint != "" {
-			o.BaseEndpoint = aws.String(c.DynamoDBEndpoint)
-		}
-	})
-	store, err := checkpoint.NewDynamoDB(ddb, c.App, func(o *checkpoint.DynamoDBOptions) { o.Logger = logger })
+	store, err := leaseStore(cfg, c.DynamoDBEndpoint, c.App, logger)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -11,9 +12,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/kinesis-go/kinesis/checkpoint"
 )
 
 // loadAWSConfig returns the SDK configuration for region. With an endpoint (local
@@ -55,6 +59,17 @@ func kinesisClient(cfg aws.Config, endpoint string) *kinesis.Client {
 			o.BaseEndpoint = aws.String(endpoint)
 		}
 	})
+}
+
+// leaseStore returns the lease table table in DynamoDB, pointed at endpoint when it is
+// set.
+func leaseStore(cfg aws.Config, endpoint, table string, logger *slog.Logger) (*checkpoint.DynamoDB, error) {
+	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+	})
+	return checkpoint.NewDynamoDB(ddb, table, func(o *checkpoint.DynamoDBOptions) { o.Logger = logger })
 }
 
 // checkStream fails with a one-line, actionable error when the stream is missing or the

@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/kinesis-go/kinesis/checkpoint"
 	"github.com/kinesis-go/kinesis/consumer"
@@ -82,12 +80,7 @@ func RunConsumer(ctx context.Context, c ConsumerConfig, out io.Writer, logger *s
 	if err := checkStream(ctx, kc, c.Stream, cfg.Region, c.Endpoint); err != nil {
 		return sum, err
 	}
-	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		if c.DynamoDBEndpoint != "" {
-			o.BaseEndpoint = aws.String(c.DynamoDBEndpoint)
-		}
-	})
-	store, err := checkpoint.NewDynamoDB(ddb, c.App, func(o *checkpoint.DynamoDBOptions) { o.Logger = logger })
+	store, err := leaseStore(cfg, c.DynamoDBEndpoint, c.App, logger)
 	if err != nil {
 		return sum, err
 	}
