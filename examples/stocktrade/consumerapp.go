@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-
 	"github.com/kinesis-go/kinesis/checkpoint"
 	"github.com/kinesis-go/kinesis/consumer"
 )
