@@ -18,7 +18,9 @@ import (
 // range of more than one record is split (BisectOnError): its first half is pushed.
 // When a first half is accepted, its remainder is known to hold the failure and is
 // split at once instead of being delivered whole (fewer re-deliveries than Lambda's
-// plain bisection, same isolation).
+// plain bisection, same isolation). A record named by a PartialFailure is retried alone
+// (its range end is pushed), so the records after it are delivered once more only after
+// it is accepted or given up.
 type batchPlan struct {
 	pol  failurePolicy
 	recs []Record
@@ -178,6 +180,11 @@ func (p *batchPlan) result(err error) planOutcome {
 				p.next = k
 				p.failures = 0
 				p.popAccepted()
+			}
+			if top := p.ends[len(p.ends)-1].end; top > k+1 {
+				// The named record is retried alone, so the records after it are not
+				// delivered again for its sake.
+				p.ends = append(p.ends, planEnd{end: k + 1})
 			}
 			p.failures++
 			out.counted, out.failures = true, p.failures

@@ -41,6 +41,9 @@ type helperConfig struct {
 	// Concurrency > 0 runs a per-record handler (NewRecordFunc) with that concurrency
 	// and a random 0-5 ms per record, instead of NewFunc.
 	Concurrency int
+	// PoisonData, when set, makes the handler fail every batch holding the record with
+	// this data, with BisectOnError and NoRetries; OnFailure reports it as a DLQ line.
+	PoisonData string
 }
 
 // runHelperIfAsked runs the helper worker when the test binary was started as one; it
@@ -74,6 +77,17 @@ func runHelperIfAsked() bool {
 		}
 		return w.Flush()
 	}
+	if cfg.PoisonData != "" {
+		accept := fn
+		fn = func(ctx context.Context, shardID string, records []Record) error {
+			for _, r := range records {
+				if string(r.Data) == cfg.PoisonData {
+					return errPoison
+				}
+			}
+			return accept(ctx, shardID, records)
+		}
+	}
 	process := NewFunc(fn)
 	if cfg.Concurrency > 0 {
 		process = NewRecordFunc(func(ctx context.Context, r Record) error {
@@ -91,6 +105,16 @@ func runHelperIfAsked() bool {
 		o.IdleTimeBetweenReads = 100 * time.Millisecond
 		o.InitialPosition = InitialPositionTrimHorizon
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		if cfg.PoisonData != "" {
+			o.BisectOnError = true
+			o.MaxRetries = NoRetries
+			o.OnFailure = func(ctx context.Context, f FailedRecord) error {
+				out.Lock()
+				defer out.Unlock()
+				fmt.Fprintf(w, "DLQ %s %s %d %s\n", f.ShardID, f.Record.SequenceNumber, f.Record.SubSequenceNumber, f.Record.Data)
+				return w.Flush()
+			}
+		}
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -131,6 +155,10 @@ func startHelper(t *testing.T, cfg helperConfig, r *recorder) *helperProcess {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			f := strings.Fields(sc.Text())
+			if len(f) == 5 && f[0] == "DLQ" {
+				r.event("dlq %s %s", cfg.Worker, f[4])
+				continue
+			}
 			if len(f) != 5 || f[0] != "REC" {
 				continue
 			}
