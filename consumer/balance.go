@@ -22,7 +22,8 @@ type seenLease struct {
 	counter    int64
 	since      time.Time // local time the counter was first seen with this value
 	owner      string
-	ownerSince time.Time // local time the owner was first seen (zero: at the first scan)
+	lastOwner  string    // the last non-empty owner seen
+	ownerSince time.Time // when the lease moved from one worker to another (zero: not seen)
 }
 
 func newExpiryTracker(failover time.Duration) *expiryTracker {
@@ -38,9 +39,17 @@ func (t *expiryTracker) observe(leases []checkpoint.Lease, now time.Time) {
 		switch {
 		case !ok:
 			// First sight: the owner's age is unknown, so it counts as settled.
-			s = seenLease{counter: l.Counter, since: now, owner: l.Owner}
+			s = seenLease{counter: l.Counter, since: now, owner: l.Owner, lastOwner: l.Owner}
 		case s.owner != l.Owner:
-			s.owner, s.ownerSince = l.Owner, now
+			// A move is a new owner after another one (directly, or after a release); the
+			// first owner of an unowned lease is not a move.
+			if l.Owner != "" {
+				if s.lastOwner != "" && s.lastOwner != l.Owner {
+					s.ownerSince = now
+				}
+				s.lastOwner = l.Owner
+			}
+			s.owner = l.Owner
 		}
 		if s.counter != l.Counter {
 			s.counter, s.since = l.Counter, now
@@ -61,9 +70,11 @@ func (t *expiryTracker) expired(l checkpoint.Lease, now time.Time) bool {
 	return ok && s.counter == l.Counter && now.Sub(s.since) > t.failover
 }
 
-// movedWithin reports whether l's owner changed less than d before now, as seen by this
-// worker's scans: such a lease is not stolen, so that a lease just taken over (a failover,
-// a restarted worker coming back) does not move twice in a row.
+// movedWithin reports whether l moved from one worker to another less than d before now,
+// as seen by this worker's scans: such a lease is not stolen, so that a lease just taken
+// over (a failover, a release at shutdown) does not move twice in a row. A worker that
+// starts after the move has not seen it and may steal at once (with a graceful handoff
+// that costs a pause of the shard, not duplicates).
 func (t *expiryTracker) movedWithin(l checkpoint.Lease, now time.Time, d time.Duration) bool {
 	s, ok := t.seen[l.Key]
 	return ok && !s.ownerSince.IsZero() && now.Sub(s.ownerSince) < d

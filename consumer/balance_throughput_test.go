@@ -336,3 +336,36 @@ func owners(f *fleet) map[string][]string {
 	}
 	return out
 }
+
+func TestTheFirstOwnerOfAnUnownedLeaseIsNotAMove(t *testing.T) {
+	// Two workers start together: w2 sees the leases unowned, then w1 takes them all.
+	// That is no failover, so w2 steals its share at once.
+	tr := newExpiryTracker(30 * time.Second)
+	t0 := time.Unix(1000, 0)
+	leases := leasesOf(map[string]int{"": 4})
+	tr.observe(leases, t0)
+	for i := range leases {
+		leases[i].Owner, leases[i].Counter = "w1", 2
+	}
+	tr.observe(leases, t0.Add(time.Second))
+	now := t0.Add(2 * time.Second)
+	p := planTakes(planInput{
+		leases:   leases,
+		me:       "w2",
+		busy:     func(string) bool { return false },
+		expired:  func(checkpoint.Lease) bool { return false },
+		settling: func(l checkpoint.Lease) bool { return tr.movedWithin(l, now, 30*time.Second) },
+		rng:      rand.New(rand.NewPCG(1, 2)),
+	})
+	if len(p.steal) != 2 {
+		t.Fatalf("stole %d leases, want 2 at once", len(p.steal))
+	}
+	// A release and a take by another worker is a move.
+	leases[0].Owner, leases[0].Counter = "", 3
+	tr.observe(leases, now)
+	leases[0].Owner, leases[0].Counter = "w3", 4
+	tr.observe(leases, now.Add(time.Second))
+	if !tr.movedWithin(leases[0], now.Add(2*time.Second), 30*time.Second) {
+		t.Fatal("w1 -> (released) -> w3 is not seen as a move")
+	}
+}

@@ -99,24 +99,24 @@ func (s *shard) finishHandoff(ctx context.Context) {
 }
 
 // awaitHandoff waits, as the new owner, until the old owner has finished the handoff, or
-// takes the lease by force after HandoffTimeout. It reports whether the shard may start;
-// false when the lease went to another worker or the shard's ctx ended.
-func (s *shard) awaitHandoff() bool {
+// takes the lease by force after HandoffTimeout. It reports whether this worker now holds
+// the lease; false when the lease went to another worker or ctx ended.
+func (s *shard) awaitHandoff(ctx context.Context) bool {
 	if !s.handoff.awaiting.Load() {
 		return true
 	}
 	deadline := s.handoff.marked.Add(s.w.opts.HandoffTimeout)
 	for {
-		if !sleep(s.ctx, handoffPollInterval) {
+		if !sleep(ctx, handoffPollInterval) {
 			return false
 		}
-		cur, err := s.w.c.store.GetLease(s.ctx, s.id)
+		cur, err := s.w.c.store.GetLease(ctx, s.id)
 		switch {
 		case errors.Is(err, checkpoint.ErrLeaseNotFound):
 			s.lose("the lease was deleted during its handoff")
 			return false
 		case err != nil:
-			if s.ctx.Err() != nil {
+			if ctx.Err() != nil {
 				return false
 			}
 			s.log.Warn("reading a lease in handoff failed; will retry", "error", err)
@@ -129,7 +129,7 @@ func (s *shard) awaitHandoff() bool {
 			s.adoptHandedOver(cur, "graceful")
 			return true
 		case !time.Now().Before(deadline):
-			tctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), s.w.opts.FailoverTime)
+			tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.w.opts.FailoverTime)
 			taken, err := s.w.c.store.TakeLease(tctx, cur, s.w.opts.WorkerID)
 			cancel()
 			if err == nil {

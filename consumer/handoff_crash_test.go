@@ -238,3 +238,87 @@ func TestHandoffSurvivesACrashAtEveryStep(t *testing.T) {
 		})
 	}
 }
+
+// gateProcessor blocks ProcessRecords while its gate is closed.
+type gateProcessor struct {
+	RecordProcessor
+	gate    *atomic.Pointer[chan struct{}]
+	waiting *atomic.Int32 // calls blocked at the gate
+}
+
+func (p *gateProcessor) ProcessRecords(ctx context.Context, in ProcessRecordsInput) error {
+	if g := p.gate.Load(); g != nil {
+		p.waiting.Add(1)
+		defer p.waiting.Add(-1)
+		select {
+		case <-*g:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return p.RecordProcessor.ProcessRecords(ctx, in)
+}
+
+// TestANewOwnerShutDownDuringAHandoffReleasesTheLease: a worker that stops while it waits
+// for a handoff must not leave the lease to itself (nobody would process it until it
+// expired): it completes the handoff, then releases the lease.
+func TestANewOwnerShutDownDuringAHandoffReleasesTheLease(t *testing.T) {
+	fake, stream := newFakeStream(t, 2)
+	mem := checkpoint.NewMemory()
+	r := newRecorder()
+	want := putRecords(t, fake, stream, 8, 100, "a")
+	var gate atomic.Pointer[chan struct{}]
+	var waiting atomic.Int32
+	opts := func(o *Options) {
+		o.Balancing = BalanceByLeaseCount
+		o.FailoverTime = 30 * time.Second // an expiry would take far longer than the test waits
+		o.LeaseTakeInterval = 100 * time.Millisecond
+	}
+	inner := r.factory("w1")
+	c1, err := New(fake, stream, mem, func(shard string) RecordProcessor {
+		return &gateProcessor{RecordProcessor: inner(shard), gate: &gate, waiting: &waiting}
+	}, fastOptions(t, "w1", opts)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runConsumer(t, c1)
+	r.waitFor(t, 10*time.Second, "w1 holding both leases and every record", func() bool {
+		return leaseCounts(t, mem)["w1"] == 2 && r.distinct() >= len(want)
+	})
+	closed := make(chan struct{})
+	gate.Store(&closed) // w1's next batches wait
+	want = append(want, putRecords(t, fake, stream, 32, 100, "b")...)
+	r.waitFor(t, 10*time.Second, "both of w1's shards in ProcessRecords", func() bool { return waiting.Load() == 2 })
+
+	c2, err := New(fake, stream, mem, r.factory("w2"), fastOptions(t, "w2", opts)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop2 := runConsumer(t, c2)
+	var marked string
+	r.waitFor(t, 10*time.Second, "a lease marked for w2", func() bool {
+		ls, _ := mem.ListLeases(context.Background())
+		for _, l := range ls {
+			if l.InHandoff() && l.Owner == "w2" {
+				marked = l.Key
+				return true
+			}
+		}
+		return false
+	})
+	stopped := make(chan struct{})
+	go func() { stop2(); close(stopped) }()
+	time.Sleep(200 * time.Millisecond) // w2 is shutting down while w1 still processes
+	gate.Store(nil)
+	close(closed)
+	<-stopped
+	l, err := mem.GetLease(context.Background(), marked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Owner == "w2" || l.InHandoff() {
+		t.Fatalf("after w2 stopped, lease %s is %+v; want it released (or w1's)", marked, l)
+	}
+	r.waitFor(t, 10*time.Second, "every record", func() bool { return r.distinct() >= len(want) })
+	r.checkComplete(t, want)
+}

@@ -57,7 +57,7 @@ func startHandoffWorker(t *testing.T, env putter, kc Client, stream string, stor
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-	c, err := New(kc, stream, store, r.factory(id), testOptions(t, id, append([]func(*Options){func(o *Options) { o.MeterProvider = mp }}, extra...)...)...)
+	c, err := New(kc, stream, store, r.factory(id), testOptions(t, id, append([]func(*Options){func(o *Options) { o.MeterProvider = mp; o.Balancing = BalanceByThroughput }}, extra...)...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

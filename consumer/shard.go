@@ -331,8 +331,6 @@ func (s *shard) run() {
 	switch {
 	case s.isLost():
 		reason = exitLost
-	case s.handoff.awaiting.Load():
-		return // never started: the old owner still holds the lease (it expires if we are gone)
 	case reason == exitShutdown && s.handoff.started():
 		reason = exitHandoff // a shutdown during a handoff completes the handoff
 	}
@@ -348,6 +346,14 @@ func (s *shard) run() {
 			}
 		}
 	case exitShutdown:
+		if s.handoff.awaiting.Load() {
+			// Shut down while waiting for a handoff: complete it and release the lease, so
+			// another worker takes it now rather than after FailoverTime.
+			if s.awaitHandoff(fctx) {
+				s.release(fctx)
+			}
+			return
+		}
 		if p != nil {
 			if err := s.call("ShutdownRequested", func() error {
 				return p.ShutdownRequested(fctx, ShutdownRequestedInput{ShardID: s.id, Checkpointer: s.cp})
@@ -412,7 +418,7 @@ func (s *shard) process(pp *RecordProcessor) exitReason {
 		s.release(ctx)
 		return exitEnded
 	}
-	if !s.awaitHandoff() || !s.waitParents() {
+	if !s.awaitHandoff(s.ctx) || !s.waitParents() {
 		return exitShutdown
 	}
 	var p RecordProcessor

@@ -80,6 +80,9 @@ func runConsumer(t testing.TB, c *Consumer) (stop func()) {
 func testOptions(t testing.TB, worker string, extra ...func(*Options)) []func(*Options) {
 	return append([]func(*Options){func(o *Options) {
 		o.WorkerID = worker
+		// Tests that assert even lease counts; throughput balancing, the default, has
+		// its own tests (balance_throughput_test.go, handoff_test.go), which set it.
+		o.Balancing = BalanceByLeaseCount
 		o.InitialPosition = InitialPositionTrimHorizon
 		o.FailoverTime = 3 * time.Second
 		o.IdleTimeBetweenReads = 100 * time.Millisecond
