@@ -207,7 +207,10 @@ type Options struct {
 	// SubscribeToShard events) a shard's reader may hold ahead of the processor. Default 3.
 	// Memory per shard is bounded by about (MaxPrefetchBatches + 2) GetRecords results
 	// (each at most 10 MiB) or events; with fan-out a full buffer stops the reading of the
-	// event stream, and the transport's flow control holds back the rest.
+	// event stream, and the transport's flow control holds back the rest. A per-record
+	// handler (NewRecordFunc) also holds up to MaxPrefetchBatches accepted batches whose
+	// records are not all done, so that slow keys do not stall the others at a batch
+	// boundary: about 2×MaxPrefetchBatches + 2 results per shard then.
 	MaxPrefetchBatches int
 
 	// ParentShardPollInterval is how often a shard whose parent shards are not finished
