@@ -185,13 +185,70 @@
 // # Processor failures
 //
 // An error returned by ProcessRecords, or a panic in it (recovered into a *PanicError
-// with the stack), makes the consumer pass the same batch again after a backoff doubling
-// up to MaxRetryBackoff, until it is accepted, the lease is lost or the worker shuts down.
-// The shard never moves past records the processor did not accept (the KCL skips the
-// batch). Initialize and ShardEnded are retried the same way. Errors are logged and
-// counted (RecordProcessor.Errors); a panic's stack is logged the first time the worker
-// sees that panic (same method, value and call stack), then each retry logs a short line
+// with the stack), makes the consumer deliver the records again after a backoff doubling
+// up to MaxRetryBackoff. With the zero Options that is all: the same batch until it is
+// accepted, the lease is lost or the worker shuts down, so the shard never moves past
+// records the processor did not accept (the KCL skips the batch). Initialize and
+// ShardEnded are always retried that way. Errors are logged and counted
+// (RecordProcessor.Errors); a panic's stack is logged the first time the worker sees
+// that panic (same method, value and call stack), then each retry logs a short line
 // with its attempt number.
+//
+// # When a record fails
+//
+// One bad record need not stall its shard. Options.MaxRetries bounds the retries,
+// Options.MaxRecordAge bounds a record's age, Options.BisectOnError isolates the failing
+// record of a batch, a *PartialFailure returned by ProcessRecords names it, and
+// Options.OnFailure receives each record given up (package deadletter writes them to
+// another stream). ProcessRecordsInput.Attempt tells the processor how often the
+// records of a call were delivered.
+//
+// A call that fails (returns an error or panics) with records r1..rn:
+//
+//	returned / panicked       BisectOnError off                    BisectOnError on
+//	error or panic            the same records again; after        n > 1: split; the first half is
+//	                          MaxRetries retries all n are         delivered at once (not a retry);
+//	                          given up (RetriesExhausted)          n = 1: retried, given up after
+//	                                                               MaxRetries retries
+//	*PartialFailure{rk}       r1..rk-1 accepted; rk alone again     same as off: rk is already isolated
+//	                          (a retry); given up after
+//	                          MaxRetries retries; then rk+1..rn
+//	*PartialFailure naming    a processor bug, logged at ERROR;     as error (split)
+//	a record not in the call  as error
+//
+//	MaxRetries 0 (default)    never give up for failures: retry forever
+//	MaxRetries n > 0          give up at the n+1st counted failure of the record (or batch)
+//	MaxRetries NoRetries      give up at the first counted failure
+//	MaxRecordAge d > 0        before every delivery, a first record that arrived more than d
+//	                          ago is given up (RecordTooOld) instead of delivered, whatever
+//	                          MaxRetries says; a backlog of stale records is skipped this way
+//
+// Records are done in shard order: every delivery starts at the first record neither
+// accepted nor given up, so the processor sees each key in order, and an accepted record
+// is not delivered again in the lease period. When the first half of a split range is
+// accepted, the failure must be in the second half, which is split at once rather than
+// delivered whole; a poison record in a batch of 1,000 costs the other records about
+// 1,300 re-deliveries with bisection (Lambda's plain bisection about 2,000), none before
+// it and one after it with PartialFailure.
+//
+// A given-up record goes to OnFailure as a FailedRecord with its data, keys, sequence
+// and subsequence numbers, stream, shard, Attempts (its deliveries, alone or inside a
+// batch or half) and the last error. While OnFailure returns an error (or panics) the
+// same record is handed over again with backoff and the shard waits: a given-up record
+// is never dropped silently. Without OnFailure it is logged and skipped. Either way one
+// ERROR line per given-up record names its coordinates (never its data), and
+// RecordsGivenUp counts it by reason.
+//
+// Checkpoints: inside ProcessRecords, Checkpoint covers that call's records and earlier
+// ones, never a half not delivered yet; between calls it covers the last record done, so
+// a processor that checkpoints later (such as package sink) never passes a record that
+// failed. A given-up record counts as done: the processor's next Checkpoint may pass it.
+// The consumer itself never writes a checkpoint the processor did not ask for (except
+// SHARD_END), so a given-up record that no checkpoint covers yet is delivered, and given
+// up, again after a restart or failover: OnFailure is at least once too.
+//
+// NewRecordFunc applies the same policy per record (MaxRetries, MaxRecordAge,
+// OnFailure); bisection and PartialFailure are for batches.
 //
 // # Checkpoints
 //
@@ -256,6 +313,10 @@
 //	MillisBehindLatest                   gauge     lag of the last GetRecords, per shard
 //	RecordProcessor.processRecords.Time  histogram ms per ProcessRecords call, per shard
 //	RecordProcessor.Errors               counter   failed processor calls, per shard
+//	RecordProcessor.Retries              counter   re-deliveries counted toward MaxRetries, per shard
+//	RecordProcessor.Bisections           counter   failed calls split in halves (BisectOnError), per shard
+//	RecordsGivenUp                       counter   records given up, per shard and reason (RetriesExhausted|RecordTooOld)
+//	OnFailure.Errors                     counter   failed OnFailure hand-overs (retried), per shard
 //	ReadErrors                           counter   failed GetShardIterator, GetRecords and SubscribeToShard
 //	                                               calls, per shard, operation and code (AWS error code)
 //	CurrentLeases                        gauge     leases held
