@@ -74,6 +74,7 @@ type batch struct {
 	recs     []*krec
 	size     int
 	deadline int64
+	ahead    int64    // bytes in flight, its own included, when it was sent
 	shards   []*shard // PreserveOrder: the shards whose busy count it holds
 	entries  []types.PutRecordsRequestEntry
 	input    kinesis.PutRecordsInput
@@ -82,6 +83,8 @@ type batch struct {
 // sendResult is what a finished call hands back to the dispatcher.
 type sendResult struct {
 	b         *batch
+	took      time.Duration
+	measured  bool // took says something about the endpoint's throughput
 	retries   krecList
 	throttled []*shard
 	ok        []*shard
@@ -112,10 +115,11 @@ type dispatcher struct {
 	ready    []*batch
 	inflight int
 	free     []*batch
+	window   sendWindow
 }
 
 func newDispatcher(p *Producer) *dispatcher {
-	return &dispatcher{p: p, wake: make(chan struct{}, 1)}
+	return &dispatcher{p: p, wake: make(chan struct{}, 1), window: newSendWindow(&p.opts)}
 }
 
 // initShard sets up a new shard's limiter: RateLimit percent of the shard limits.
@@ -254,6 +258,7 @@ func (d *dispatcher) activate(s *shard) {
 func (d *dispatcher) finished(r *sendResult, now int64) {
 	d.inflight--
 	d.p.inflight.Add(-1)
+	d.window.answered(r.b.size, r.b.ahead, r.took, r.measured)
 	for _, s := range r.b.shards {
 		s.q.busy--
 	}
@@ -445,7 +450,7 @@ func (d *dispatcher) waitCause(q *shardQueue, k *krec) error {
 // add puts k into the batch being filled, cutting it when full.
 func (d *dispatcher) add(k *krec) *batch {
 	opts := &d.p.opts
-	if d.cur != nil && d.cur.size+k.size > opts.CollectionMaxSize {
+	if d.cur != nil && d.cur.size+k.size > d.window.callSize(opts.CollectionMaxSize) {
 		d.cut()
 	}
 	if d.cur == nil {
@@ -480,8 +485,9 @@ func (d *dispatcher) cut() {
 func (d *dispatcher) launch() {
 	p := d.p
 	n := 0
-	for n < len(d.ready) && d.inflight < p.opts.MaxConnections {
+	for n < len(d.ready) && d.inflight < p.opts.MaxConnections && d.window.allows(d.ready[n].size, d.inflight) {
 		b := d.ready[n]
+		b.ahead = d.window.started(b.size)
 		d.ready[n] = nil
 		n++
 		d.inflight++

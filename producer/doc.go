@@ -35,7 +35,9 @@
 //     further while Kinesis throttles the shard) into PutRecords batches of at most
 //     CollectionMaxCount records and CollectionMaxSize bytes. A batch is sent when
 //     full, when its earliest record's deadline passes, or on Flush, with at most
-//     MaxConnections calls in flight, each bounded by RequestTimeout. The producer
+//     MaxConnections calls in flight, each bounded by RequestTimeout, and no more
+//     bytes in flight than the endpoint was seen to take in a quarter of RequestTimeout
+//     (see Options.RequestTimeout). The producer
 //     writes the JSON body of its PutRecords calls itself, in one allocation of the
 //     exact size, byte for byte what the SDK's serializer writes (which grows a small
 //     buffer to the up to 6.7 MB body, about 6 times the memory and 3 times the

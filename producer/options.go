@@ -105,8 +105,13 @@ type Options struct {
 	MaxConnections int
 
 	// RequestTimeout bounds each PutRecords, ListShards and DescribeStreamSummary call.
-	// Default 6 s. A PutRecords call that times out is retried, and its records may then
-	// be written twice (the attempt is marked Ambiguous).
+	// Default 6 s. A PutRecords call that times out fails with ErrRequestTimeout and is
+	// retried; it may have been written, so each of its Kinesis records may be written
+	// twice, and with aggregation that is every user record of the aggregate (the
+	// attempt is marked Ambiguous). To keep calls well within it on a slow endpoint, the
+	// producer bounds the bytes of the calls in flight by the throughput it observes
+	// (about a quarter of RequestTimeout's worth) and makes calls smaller to match:
+	// a slow endpoint gets fewer, smaller calls rather than calls that time out.
 	RequestTimeout time.Duration
 
 	// MaxBufferedRecords is the most user records the producer holds at once, from Put

@@ -2,6 +2,7 @@ package producer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -49,7 +50,7 @@ func (p *Producer) send(b *batch) {
 	}
 	p.metrics.request(b, time.Duration(end-start))
 
-	r := sendResult{b: b}
+	r := sendResult{b: b, took: time.Duration(end - start), measured: err == nil || errors.Is(err, ErrRequestTimeout)}
 	if err != nil {
 		p.callFailed(b, err, start, end, &r)
 	} else {
