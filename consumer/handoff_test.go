@@ -57,7 +57,14 @@ func startHandoffWorker(t *testing.T, env putter, kc Client, stream string, stor
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-	c, err := New(kc, stream, store, r.factory(id), testOptions(t, id, append([]func(*Options){func(o *Options) { o.MeterProvider = mp; o.Balancing = BalanceByThroughput }}, extra...)...)...)
+	defaults := func(o *Options) {
+		o.MeterProvider = mp
+		o.Balancing = BalanceByThroughput
+		// An owner notices a handoff at its next scan: a handoff takes up to one interval
+		// plus the batch in progress.
+		o.LeaseTakeInterval = 500 * time.Millisecond
+	}
+	c, err := New(kc, stream, store, r.factory(id), testOptions(t, id, append([]func(*Options){defaults}, extra...)...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
