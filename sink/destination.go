@@ -21,6 +21,27 @@ type Destination interface {
 	Get(ctx context.Context, name string) ([]byte, error)
 }
 
+// ConditionalDestination is a Destination that can replace an object only if nobody
+// changed it since it was read (S3's conditional writes; a lock for a directory). Both
+// provided destinations have it; the sink uses it for its per-shard state object, so two
+// workers that both believe they hold a shard (a lease moving from a worker still
+// running) can never record different ends for the same batch, and so never write
+// overlapping objects. Without it that needs both to decide within the same moment.
+type ConditionalDestination interface {
+	Destination
+	// GetVersion returns the object stored under name and an opaque version of it, or
+	// an error matching ErrNotFound.
+	GetVersion(ctx context.Context, name string) (body []byte, version string, err error)
+	// PutIfVersion stores body under name, as Put, only if the object's version is
+	// still version ("" for an object that must not exist yet); otherwise it stores
+	// nothing and returns an error matching ErrConflict.
+	PutIfVersion(ctx context.Context, name string, body []byte, version string) error
+}
+
+// ErrConflict is matched by the error of ConditionalDestination.PutIfVersion when the
+// object changed since it was read.
+var ErrConflict = errors.New("sink: object changed since it was read")
+
 // ErrNotFound is matched (errors.Is) by the error of Destination.Get for a name that
 // holds no object.
 var ErrNotFound = errors.New("sink: object not found")

@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -67,6 +68,49 @@ func (d *dirDestination) Put(ctx context.Context, name string, body []byte) erro
 		return fmt.Errorf("sink: writing %s: %w", p, werr)
 	}
 	return syncDir(dir)
+}
+
+// GetVersion returns the file and the SHA-256 of its content as its version.
+func (d *dirDestination) GetVersion(ctx context.Context, name string) ([]byte, string, error) {
+	b, err := d.Get(ctx, name)
+	if err != nil {
+		return nil, "", err
+	}
+	return b, contentVersion(b), nil
+}
+
+// PutIfVersion holds an exclusive lock on a lock file beside the object (flock: released
+// if the process dies) while it compares the version and writes, so the processes of
+// one machine that share the directory replace the object one at a time.
+func (d *dirDestination) PutIfVersion(ctx context.Context, name string, body []byte, version string) error {
+	p, err := d.path(name)
+	if err != nil {
+		return err
+	}
+	if err := mkdirAllSynced(filepath.Dir(p)); err != nil {
+		return err
+	}
+	unlock, err := lockFile(filepath.Join(filepath.Dir(p), ".lock-"+filepath.Base(p)))
+	if err != nil {
+		return fmt.Errorf("sink: locking %s: %w", p, err)
+	}
+	defer unlock()
+	current := ""
+	switch b, err := os.ReadFile(p); {
+	case err == nil:
+		current = contentVersion(b)
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	if current != version {
+		return fmt.Errorf("%w: %s", ErrConflict, p)
+	}
+	return d.Put(ctx, name, body)
+}
+
+func contentVersion(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 func (d *dirDestination) Get(ctx context.Context, name string) ([]byte, error) {

@@ -54,11 +54,15 @@
 // exactly one object, as long as Transform, PartitionKeyFunc and the Format are
 // deterministic.
 //
-// The one window left: when a lease moves from a worker that is still running (a steal
-// by the balancer, or a worker paused for longer than FailoverTime), both may write the
-// same batch for up to FailoverTime/3. Each worker reads the state object again before
-// it writes a batch and follows a cut the other made, so duplicates need both to decide
-// a cut within the same few milliseconds.
+// A lease can also move from a worker that is still running (a steal by the balancer, a
+// worker paused for longer than FailoverTime): both may then work on the same batch for
+// up to FailoverTime/3. Each reads the state object before it writes a batch, follows a
+// cut the other recorded, and stops (ErrLeaseLost) when the other already checkpointed
+// past it; the state object is replaced only if it did not change since it was read
+// (S3's conditional writes, If-Match and If-None-Match; a flock for a directory, shared
+// by the processes of one machine), so the two can never record different cuts. A
+// custom Destination without ConditionalDestination leaves a window of a few
+// milliseconds there.
 //
 // # Durability and failures
 //

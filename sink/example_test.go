@@ -40,7 +40,7 @@ func Example() {
 	_ = p.ShutdownRequested(ctx, consumer.ShutdownRequestedInput{Checkpointer: cp})
 
 	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
+		if err == nil && !d.IsDir() && d.Name()[0] != '.' { // .lock- files guard the state
 			rel, _ := filepath.Rel(dir, path)
 			fmt.Println(filepath.ToSlash(rel))
 		}

@@ -39,14 +39,22 @@ func (s *sink) intentName(shardID string) string {
 	return s.cfg.StatePrefix + s.cfg.StreamName + "/" + shardID + ".json"
 }
 
-// readIntent returns the shard's intent, or nil when there is none.
-func (s *sink) readIntent(ctx context.Context, shardID string) (*intent, error) {
-	b, err := s.dest.Get(ctx, s.intentName(shardID))
+// readIntent returns the shard's intent (nil when there is none) and, with a
+// ConditionalDestination, its version.
+func (s *sink) readIntent(ctx context.Context, shardID string) (*intent, string, error) {
+	var b []byte
+	var version string
+	var err error
+	if cd, ok := s.dest.(ConditionalDestination); ok {
+		b, version, err = cd.GetVersion(ctx, s.intentName(shardID))
+	} else {
+		b, err = s.dest.Get(ctx, s.intentName(shardID))
+	}
 	if errors.Is(err, ErrNotFound) {
-		return nil, nil
+		return nil, "", nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	var it intent
 	if err := json.Unmarshal(b, &it); err != nil {
@@ -54,15 +62,20 @@ func (s *sink) readIntent(ctx context.Context, shardID string) (*intent, error) 
 		// it described would be rewritten with possibly other boundaries; say so.
 		s.cfg.Logger.Error("sink: unreadable state object ignored; objects of the batch it described may be duplicated",
 			"name", s.intentName(shardID), "error", err)
-		return nil, nil
+		return nil, version, nil
 	}
-	return &it, nil
+	return &it, version, nil
 }
 
-func (s *sink) writeIntent(ctx context.Context, shardID string, it intent) error {
+// writeIntent records it; with a ConditionalDestination only if the state object is
+// still at version ("": absent), else ErrConflict.
+func (s *sink) writeIntent(ctx context.Context, shardID string, it intent, version string) error {
 	b, err := json.Marshal(it)
 	if err != nil {
 		return fmt.Errorf("sink: encoding state: %w", err)
+	}
+	if cd, ok := s.dest.(ConditionalDestination); ok {
+		return cd.PutIfVersion(ctx, s.intentName(shardID), b, version)
 	}
 	return s.dest.Put(ctx, s.intentName(shardID), b)
 }

@@ -96,7 +96,7 @@ func (l ctxLock) unlock() { <-l }
 // checkpoint the shard resumes from, the batch was (perhaps partly) written before a
 // crash or a lost lease, and it is cut at the same record again.
 func (p *processor) Initialize(ctx context.Context, in consumer.InitializeInput) error {
-	it, err := p.s.readIntent(ctx, p.shardID)
+	it, _, err := p.s.readIntent(ctx, p.shardID)
 	if err != nil {
 		return fmt.Errorf("sink: reading the state of shard %s: %w", p.shardID, err)
 	}
@@ -356,54 +356,13 @@ func (p *processor) writeBatch(ctx context.Context, cp consumer.Checkpointer, mo
 		p.cutDue = false
 		return nil
 	}
-	// Another worker may have started this batch since Initialize (a lease taken from a
-	// worker still running): follow its cut.
-	var other *intent
-	if err := p.retry(ctx, "reading the shard's state", func(ctx context.Context) (err error) {
-		other, err = p.s.readIntent(ctx, p.shardID)
+	n, wait, err := p.claimBatch(ctx, mode)
+	if err != nil || wait {
 		return err
-	}); err != nil {
-		return err
-	}
-	if other != nil && other.Start.ext().Compare(p.start) > 0 {
-		// Another worker holds the shard now and already checkpointed past this batch:
-		// writing it would overlap that worker's objects.
-		return fmt.Errorf("%w: sink: another worker already wrote shard %s past %s", consumer.ErrLeaseLost, p.shardID, p.start)
-	}
-	if other != nil && other.Start == toPosition(p.start) && other.First == toPosition(p.entries[0].pos) {
-		if p.forced == nil || *p.forced != *other {
-			p.log.Warn("sink: another worker started writing this batch; ending it at the same record", "last", other.Last.ext().String())
-		}
-		p.forced = other
-	}
-	n := len(p.entries)
-	if p.forced != nil {
-		end := p.forced.Last.ext()
-		n = sort.Search(len(p.entries), func(i int) bool { return p.entries[i].pos.Compare(end) > 0 })
-		if n == len(p.entries) && p.entries[n-1].pos.Compare(end) < 0 {
-			switch mode {
-			case writeWhenDue:
-				p.cutDue = false
-				return nil // wait for the records up to the end
-			case writeAtShutdown:
-				return nil // the next owner continues the batch
-			}
-			p.log.Error("sink: the shard ended before the record the state object names; writing what there is",
-				"last", end.String())
-		}
-		if n == 0 {
-			n = len(p.entries)
-		}
 	}
 	batch := p.entries[:n]
 	objs, failed, err := p.s.buildObjects(p.shardID, batch)
 	if err != nil {
-		return err
-	}
-	it := intent{Start: toPosition(p.start), First: toPosition(batch[0].pos), Last: toPosition(batch[n-1].pos)}
-	if err := p.retry(ctx, "writing the shard's state", func(ctx context.Context) error {
-		return p.s.writeIntent(ctx, p.shardID, it)
-	}); err != nil {
 		return err
 	}
 	if err := p.writeObjects(ctx, objs); err != nil {
@@ -430,6 +389,74 @@ func (p *processor) writeBatch(ctx context.Context, cp consumer.Checkpointer, mo
 		}
 	}
 	return nil
+}
+
+// claimBatch decides where the batch ends and records it in the shard's state object
+// before any of its objects is written. Another worker may have started this batch
+// since Initialize (a lease taken from a worker still running): then its cut is
+// followed. With a ConditionalDestination the state is replaced only if nobody changed
+// it since it was read, so two workers can never record different cuts. It returns how
+// many entries the batch has, or wait when it must go on to a record not taken yet.
+func (p *processor) claimBatch(ctx context.Context, mode writeMode) (n int, wait bool, err error) {
+	for {
+		var other *intent
+		var version string
+		if err := p.retry(ctx, "reading the shard's state", func(ctx context.Context) (err error) {
+			other, version, err = p.s.readIntent(ctx, p.shardID)
+			return err
+		}); err != nil {
+			return 0, false, err
+		}
+		if other != nil && other.Start.ext().Compare(p.start) > 0 {
+			// Another worker holds the shard now and already checkpointed past this
+			// batch: writing it would overlap that worker's objects.
+			return 0, false, fmt.Errorf("%w: sink: another worker already wrote shard %s past %s", consumer.ErrLeaseLost, p.shardID, p.start)
+		}
+		if other != nil && other.Start == toPosition(p.start) && other.First == toPosition(p.entries[0].pos) {
+			if p.forced == nil || *p.forced != *other {
+				p.log.Warn("sink: another worker started writing this batch; ending it at the same record", "last", other.Last.ext().String())
+			}
+			p.forced = other
+		}
+		n = len(p.entries)
+		if p.forced != nil {
+			end := p.forced.Last.ext()
+			n = sort.Search(len(p.entries), func(i int) bool { return p.entries[i].pos.Compare(end) > 0 })
+			if n == len(p.entries) && p.entries[n-1].pos.Compare(end) < 0 {
+				switch mode {
+				case writeWhenDue:
+					p.cutDue = false
+					return 0, true, nil // wait for the records up to the end
+				case writeAtShutdown:
+					return 0, true, nil // the next owner continues the batch
+				}
+				p.log.Error("sink: the shard ended before the record the state object names; writing what there is",
+					"last", end.String())
+			}
+			if n == 0 {
+				n = len(p.entries)
+			}
+		}
+		it := intent{Start: toPosition(p.start), First: toPosition(p.entries[0].pos), Last: toPosition(p.entries[n-1].pos)}
+		if other != nil && *other == it {
+			return n, false, nil // recorded already (by this worker or the other)
+		}
+		conflict := false
+		if err := p.retry(ctx, "writing the shard's state", func(ctx context.Context) error {
+			err := p.s.writeIntent(ctx, p.shardID, it, version)
+			if errors.Is(err, ErrConflict) {
+				conflict = true
+				return nil
+			}
+			return err
+		}); err != nil {
+			return 0, false, err
+		}
+		if !conflict {
+			return n, false, nil
+		}
+		// Someone wrote the state between our read and our write: read it again.
+	}
 }
 
 // reset empties the batch.

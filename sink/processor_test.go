@@ -396,7 +396,7 @@ func TestFollowsACutAnotherWorkerMade(t *testing.T) {
 		s := b.s
 		if err := s.writeIntent(context.Background(), testShard, intent{
 			Start: toPosition(checkpoint.PositionTrimHorizon), First: position{Seq: seq(1)}, Last: position{Seq: seq(2)},
-		}); err != nil {
+		}, ""); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(time.Minute)
@@ -455,7 +455,7 @@ func TestStaleWorkerDoesNotWriteBehindTheNewOwner(t *testing.T) {
 		process(t, stale, cp, recs(1, 3, nil))
 		if err := stale.s.writeIntent(context.Background(), testShard, intent{
 			Start: position{Seq: seq(2)}, First: position{Seq: seq(3)}, Last: position{Seq: seq(3)},
-		}); err != nil {
+		}, ""); err != nil {
 			t.Fatal(err)
 		}
 		err := stale.ShutdownRequested(context.Background(), consumer.ShutdownRequestedInput{Checkpointer: cp})
@@ -517,7 +517,7 @@ func TestStaleWorkerRetriesAtMostOncePerBackoff(t *testing.T) {
 		process(t, stale, &fakeCheckpointer{}, recs(1, 3, nil))
 		if err := stale.s.writeIntent(context.Background(), testShard, intent{
 			Start: position{Seq: seq(2)}, First: position{Seq: seq(3)}, Last: position{Seq: seq(3)},
-		}); err != nil {
+		}, ""); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(time.Hour)

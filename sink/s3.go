@@ -60,6 +60,41 @@ func (d *s3Destination) Put(ctx context.Context, name string, body []byte) error
 	return nil
 }
 
+func (d *s3Destination) GetVersion(ctx context.Context, name string) ([]byte, string, error) {
+	out, err := d.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(d.bucket), Key: aws.String(name)})
+	if err != nil {
+		if code := awserr.Code(err); code == "NoSuchKey" || code == "NotFound" {
+			return nil, "", fmt.Errorf("%w: s3://%s/%s: %w", ErrNotFound, d.bucket, name, err)
+		}
+		return nil, "", d.wrap("s3:GetObject", name, err)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		return nil, "", fmt.Errorf("sink: reading s3://%s/%s: %w", d.bucket, name, err)
+	}
+	return b, aws.ToString(out.ETag), nil
+}
+
+// PutIfVersion uses S3's conditional writes: If-Match with the ETag read, or
+// If-None-Match: * for an object that must not exist.
+func (d *s3Destination) PutIfVersion(ctx context.Context, name string, body []byte, version string) error {
+	in := &s3.PutObjectInput{Bucket: aws.String(d.bucket), Key: aws.String(name), Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body)))}
+	if version == "" {
+		in.IfNoneMatch = aws.String("*")
+	} else {
+		in.IfMatch = aws.String(version)
+	}
+	_, err := d.client.PutObject(ctx, in)
+	switch code := awserr.Code(err); {
+	case err == nil:
+		return nil
+	case code == "PreconditionFailed" || code == "ConditionalRequestConflict":
+		return fmt.Errorf("%w: s3://%s/%s: %w", ErrConflict, d.bucket, name, err)
+	}
+	return d.wrap("s3:PutObject", name, err)
+}
+
 // wrap describes err of action on the object name.
 func (d *s3Destination) wrap(action, name string, err error) error {
 	resource := "s3://" + d.bucket + "/" + name
@@ -70,19 +105,8 @@ func (d *s3Destination) wrap(action, name string, err error) error {
 }
 
 func (d *s3Destination) Get(ctx context.Context, name string) ([]byte, error) {
-	out, err := d.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(d.bucket), Key: aws.String(name)})
-	if err != nil {
-		if code := awserr.Code(err); code == "NoSuchKey" || code == "NotFound" {
-			return nil, fmt.Errorf("%w: s3://%s/%s: %w", ErrNotFound, d.bucket, name, err)
-		}
-		return nil, d.wrap("s3:GetObject", name, err)
-	}
-	defer out.Body.Close()
-	b, err := io.ReadAll(out.Body)
-	if err != nil {
-		return nil, fmt.Errorf("sink: reading s3://%s/%s: %w", d.bucket, name, err)
-	}
-	return b, nil
+	b, _, err := d.GetVersion(ctx, name)
+	return b, err
 }
 
 // noRetryS3 turns the SDK retryer off for every call: the sink's retry loop owns retries.
