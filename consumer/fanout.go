@@ -83,41 +83,23 @@ func ownEventStreamCodec(o *kinesis.Options) {
 func (c *Consumer) registerConsumer(ctx context.Context, streamARN string) (string, error) {
 	fc := c.fanOut
 	name := c.opts.ConsumerName
-	for attempt := 1; ; attempt++ {
+	r := retrier{
+		base: retryBase, max: c.opts.MaxRetryBackoff,
+		permanent: func(err error) bool { return errors.Is(err, ErrAccessDenied) || errors.Is(err, ErrStreamNotFound) },
+		onRetry: func(attempt int, delay time.Duration, err error) {
+			c.log.Warn("registering the stream consumer failed; retrying", "consumer", name, "attempt", attempt, "delay", delay, "error", err)
+		},
+	}
+	for {
 		var arn string
 		var status types.ConsumerStatus
-		action := "kinesis:RegisterStreamConsumer"
-		reg, err := fc.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: aws.String(streamARN), ConsumerName: aws.String(name)})
-		switch {
-		case err == nil && reg.Consumer != nil:
-			arn, status = aws.ToString(reg.Consumer.ConsumerARN), reg.Consumer.ConsumerStatus
-			c.log.Info("stream consumer registered", "consumer", name, "consumerARN", arn)
-		case awserr.Code(err) == awserr.CodeResourceInUse:
-			// Registered before (an earlier run or another worker): reuse it.
-			d, derr := fc.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{StreamARN: aws.String(streamARN), ConsumerName: aws.String(name)})
-			if derr != nil {
-				err, action = derr, "kinesis:DescribeStreamConsumer"
-				break
-			}
-			arn, status = aws.ToString(d.ConsumerDescription.ConsumerARN), d.ConsumerDescription.ConsumerStatus
-			err = nil
-		case err == nil:
-			err = errors.New("RegisterStreamConsumer returned no consumer")
-		}
+		err := r.do(ctx, func(int) error {
+			var err error
+			arn, status, err = c.registerOrFind(ctx, streamARN)
+			return err
+		})
 		if err != nil {
-			if ctx.Err() != nil {
-				return "", ctx.Err()
-			}
-			switch awserr.Code(err) {
-			case awserr.CodeAccessDenied, awserr.CodeResourceNotFound:
-				return "", c.kinesisError(action, err)
-			}
-			delay := awserr.Backoff(attempt, retryBase, c.opts.MaxRetryBackoff)
-			c.log.Warn("registering the stream consumer failed; retrying", "consumer", name, "attempt", attempt, "delay", delay, "error", err)
-			if !sleep(ctx, delay) {
-				return "", ctx.Err()
-			}
-			continue
+			return "", err
 		}
 		// Wait for ACTIVE. A consumer being deleted (DELETING) is registered again once gone.
 		for status != types.ConsumerStatusActive {
@@ -149,6 +131,28 @@ func (c *Consumer) registerConsumer(ctx context.Context, streamARN string) (stri
 			return "", ctx.Err()
 		}
 	}
+}
+
+// registerOrFind registers the stream consumer, or finds it when it was registered
+// before (by an earlier run or another worker); it returns its ARN and status.
+func (c *Consumer) registerOrFind(ctx context.Context, streamARN string) (string, types.ConsumerStatus, error) {
+	name := aws.String(c.opts.ConsumerName)
+	reg, err := c.fanOut.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: aws.String(streamARN), ConsumerName: name})
+	switch {
+	case err == nil && reg.Consumer != nil:
+		arn := aws.ToString(reg.Consumer.ConsumerARN)
+		c.log.Info("stream consumer registered", "consumer", c.opts.ConsumerName, "consumerARN", arn)
+		return arn, reg.Consumer.ConsumerStatus, nil
+	case err == nil:
+		return "", "", errors.New("RegisterStreamConsumer returned no consumer")
+	case awserr.Code(err) != awserr.CodeResourceInUse:
+		return "", "", c.kinesisError("kinesis:RegisterStreamConsumer", err)
+	}
+	d, err := c.fanOut.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{StreamARN: aws.String(streamARN), ConsumerName: name})
+	if err != nil {
+		return "", "", c.kinesisError("kinesis:DescribeStreamConsumer", err)
+	}
+	return aws.ToString(d.ConsumerDescription.ConsumerARN), d.ConsumerDescription.ConsumerStatus, nil
 }
 
 func (w *worker) currentConsumerARN() string {

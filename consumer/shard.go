@@ -390,22 +390,12 @@ func (s *shard) call(method string, fn func() error) (err error) {
 // retry calls a processor method until it succeeds or the shard's ctx ends; it reports
 // whether it succeeded.
 func (s *shard) retry(method string, fn func() error) bool {
-	for attempt := 1; ; attempt++ {
-		err := s.call(method, fn)
-		if err == nil {
-			return true
-		}
-		if s.ctx.Err() != nil {
-			return false
-		}
+	r := s.w.retrier(func(attempt int, delay time.Duration, err error) {
 		s.w.m.processorErrors.Add(context.Background(), 1, s.attrs)
-		delay := awserr.Backoff(attempt, 100*time.Millisecond, s.w.opts.MaxRetryBackoff)
 		msg, attrs := s.processorFailure(method, "retrying with the same input", err)
 		s.log.Error(msg, append([]any{"attempt", attempt, "delay", delay}, attrs...)...)
-		if !sleep(s.ctx, delay) {
-			return false
-		}
-	}
+	})
+	return r.do(s.ctx, func(int) error { return s.call(method, fn) }) == nil
 }
 
 // process runs the shard until it ends or its ctx ends. *pp is set once the processor
@@ -654,7 +644,11 @@ func (s *shard) end(p RecordProcessor, children []types.ChildShard) bool {
 	for _, c := range children {
 		id := aws.ToString(c.ShardId)
 		childIDs = append(childIDs, id)
-		if ok, done := s.otherParentsLeased(c); !ok {
+		ok, err := s.otherParentsLeased(c)
+		if err != nil {
+			return false // the shard's ctx ended
+		}
+		if !ok {
 			// A merge whose other parent has no lease yet (a shard that came and went
 			// during an UpdateShardCount, whose own parent has not ended): a child lease
 			// now would let the child start before that parent is read. The shard sync
@@ -663,15 +657,13 @@ func (s *shard) end(p RecordProcessor, children []types.ChildShard) bool {
 				return false
 			}
 			continue
-		} else if done {
-			return false
 		}
 		l := checkpoint.Lease{Key: id, Checkpoint: s.w.childPos, ParentShardIDs: c.ParentShards}
 		if c.HashKeyRange != nil {
 			l.StartingHashKey = aws.ToString(c.HashKeyRange.StartingHashKey)
 			l.EndingHashKey = aws.ToString(c.HashKeyRange.EndingHashKey)
 		}
-		_, err := s.w.c.store.CreateLease(ctx, l)
+		_, err = s.w.c.store.CreateLease(ctx, l)
 		switch {
 		case err == nil:
 			s.log.Info("child lease created", "child", id, "parents", c.ParentShards)
@@ -698,19 +690,11 @@ func (s *shard) end(p RecordProcessor, children []types.ChildShard) bool {
 	}) {
 		return false
 	}
-	for attempt := 1; ; attempt++ {
-		err := s.writeCheckpoint(ctx, checkpoint.PositionShardEnd, false, wasDelivered)
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		delay := awserr.Backoff(attempt, 100*time.Millisecond, s.w.opts.MaxRetryBackoff)
-		s.log.Warn("checkpointing SHARD_END failed; retrying", "attempt", attempt, "error", err)
-		if !sleep(ctx, delay) {
-			return false
-		}
+	shardEnd := s.w.retrier(func(attempt int, delay time.Duration, err error) {
+		s.log.Warn("checkpointing SHARD_END failed; retrying", "attempt", attempt, "delay", delay, "error", err)
+	})
+	if shardEnd.do(ctx, func(int) error { return s.writeCheckpoint(ctx, checkpoint.PositionShardEnd, false, wasDelivered) }) != nil {
+		return false
 	}
 	s.log.Info("shard ended", "children", childIDs)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.w.opts.ShutdownTimeout)
@@ -721,45 +705,34 @@ func (s *shard) end(p RecordProcessor, children []types.ChildShard) bool {
 }
 
 // otherParentsLeased reports whether every parent of child other than this shard has a
-// lease; done reports that the shard's ctx ended.
-func (s *shard) otherParentsLeased(child types.ChildShard) (ok, done bool) {
+// lease. It retries failed reads; its error is the shard ctx's, when that ended first.
+func (s *shard) otherParentsLeased(child types.ChildShard) (bool, error) {
 	for _, p := range child.ParentShards {
 		if p == s.id {
 			continue
 		}
-		for attempt := 1; ; attempt++ {
+		r := s.w.retrier(func(attempt int, delay time.Duration, err error) {
+			s.log.Warn("reading the other parent's lease failed; retrying", "parent", p, "attempt", attempt, "delay", delay, "error", err)
+		})
+		r.permanent = func(err error) bool { return errors.Is(err, checkpoint.ErrLeaseNotFound) }
+		err := r.do(s.ctx, func(int) error {
 			_, err := s.w.c.store.GetLease(s.ctx, p)
-			if err == nil {
-				break
-			}
-			if errors.Is(err, checkpoint.ErrLeaseNotFound) {
-				return false, false
-			}
-			if s.ctx.Err() != nil {
-				return false, true
-			}
-			s.log.Warn("reading the other parent's lease failed; retrying", "parent", p, "error", err)
-			if !sleep(s.ctx, awserr.Backoff(attempt, 100*time.Millisecond, s.w.opts.MaxRetryBackoff)) {
-				return false, true
-			}
+			return err
+		})
+		switch {
+		case errors.Is(err, checkpoint.ErrLeaseNotFound):
+			return false, nil
+		case err != nil:
+			return false, err
 		}
 	}
-	return true, false
+	return true, nil
 }
 
 // syncUntilDone runs a shard sync until it succeeds; false when the shard's ctx ended.
 func (s *shard) syncUntilDone() bool {
-	for attempt := 1; ; attempt++ {
-		err := s.w.syncShards(s.ctx)
-		if err == nil {
-			return true
-		}
-		if s.ctx.Err() != nil {
-			return false
-		}
-		s.log.Warn("shard sync at the shard's end failed; retrying", "error", err)
-		if !sleep(s.ctx, awserr.Backoff(attempt, 100*time.Millisecond, s.w.opts.MaxRetryBackoff)) {
-			return false
-		}
-	}
+	r := s.w.retrier(func(attempt int, delay time.Duration, err error) {
+		s.log.Warn("shard sync at the shard's end failed; retrying", "attempt", attempt, "delay", delay, "error", err)
+	})
+	return r.do(s.ctx, func(int) error { return s.w.syncShards(s.ctx) }) == nil
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/kinesis-go/kinesis/checkpoint"
-	"github.com/kinesis-go/kinesis/internal/awserr"
 )
 
 // worker is the state of one Run.
@@ -64,22 +63,15 @@ func newWorker(c *Consumer) *worker {
 
 func (w *worker) run(ctx context.Context) error {
 	// The first shard sync must succeed: without it a new stream has no leases.
-	for attempt := 1; ; attempt++ {
-		err := w.syncShards(ctx)
-		if err == nil {
-			break
-		}
+	first := w.retrier(func(attempt int, delay time.Duration, err error) {
+		w.log.Warn("initial shard sync failed; retrying", "attempt", attempt, "delay", delay, "error", err)
+	})
+	first.permanent = permanent
+	if err := first.do(ctx, func(int) error { return w.syncShards(ctx) }); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if permanent(err) {
-			return err
-		}
-		delay := awserr.Backoff(attempt, 100*time.Millisecond, w.opts.MaxRetryBackoff)
-		w.log.Warn("initial shard sync failed; retrying", "attempt", attempt, "delay", delay, "error", err)
-		if !sleep(ctx, delay) {
-			return nil
-		}
+		return err
 	}
 	w.log.Info("worker started", "failoverTime", w.opts.FailoverTime, "leaseTakeInterval", w.opts.LeaseTakeInterval)
 
