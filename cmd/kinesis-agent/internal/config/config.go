@@ -46,11 +46,12 @@ type Config struct {
 	// aggregation). Default true; consumers must deaggregate (the KCL does).
 	Aggregation bool
 	// MaxBufferedBytes is "maxBufferedBytes": the memory the producer may hold for
-	// lines read and not yet written, per stream. Default 16 MiB. Reading stops while
-	// it is full.
+	// lines read and not yet written, per stream. Default 8 MiB. Reading stops while
+	// it is full. The command also sets the Go runtime's soft memory limit to four
+	// times this plus 16 MiB (48 MiB by default) unless GOMEMLIMIT is set.
 	MaxBufferedBytes int64
 	// MaxConnections is "maxConnections": PutRecords calls in flight per stream.
-	// Default 8.
+	// Default 4 (each holds up to maxBufferSizeBytes x 4/3 of request body).
 	MaxConnections int
 	// RecordTTL is "recordTtlMillis": how long the producer retries a line before
 	// the agent puts it again (a line is never given up). Default 30 s.
@@ -89,7 +90,8 @@ type Flow struct {
 	MaxBufferAge time.Duration
 	// MaxBufferSizeRecords and MaxBufferSizeBytes are "maxBufferSizeRecords" and
 	// "maxBufferSizeBytes": the most Kinesis records and bytes in one PutRecords
-	// call. Defaults 500 and 5 MiB.
+	// call. Defaults 500 and 1 MiB (the Kinesis limit is 5 MiB; smaller calls keep
+	// the memory of the requests in flight low).
 	MaxBufferSizeRecords int
 	MaxBufferSizeBytes   int
 	// SkipHeaderLines is "skipHeaderLines": lines skipped at the start of each file.
@@ -425,8 +427,8 @@ func (p *parser) config(data []byte) *Config {
 	c.CheckpointInterval = p.millis(m, "", "checkpointIntervalMillis", time.Second, 10, maxMillis)
 	c.StatusInterval = p.millis(m, "", "statusIntervalMillis", 30*time.Second, -1, maxMillis)
 	c.Aggregation = p.boolean(m, "", "aggregation", true)
-	c.MaxBufferedBytes = p.integer(m, "", "maxBufferedBytes", 16<<20, 1<<20, 1<<40)
-	c.MaxConnections = int(p.integer(m, "", "maxConnections", 8, 1, 256))
+	c.MaxBufferedBytes = p.integer(m, "", "maxBufferedBytes", 8<<20, 1<<20, 1<<40)
+	c.MaxConnections = int(p.integer(m, "", "maxConnections", 4, 1, 256))
 	c.RecordTTL = p.millis(m, "", "recordTtlMillis", 30*time.Second, 100, maxMillis)
 
 	raw, ok := m["flows"]
@@ -485,7 +487,7 @@ func (p *parser) flow(key string, raw json.RawMessage, warn *[]string) *Flow {
 	f.InitialPosition = p.enum(m, key, "initialPosition", "END_OF_FILE", "START_OF_FILE", "END_OF_FILE")
 	f.MaxBufferAge = p.millis(m, key, "maxBufferAgeMillis", 100*time.Millisecond, 1, 15*60*1000)
 	f.MaxBufferSizeRecords = int(p.integer(m, key, "maxBufferSizeRecords", 500, 1, 500))
-	f.MaxBufferSizeBytes = int(p.integer(m, key, "maxBufferSizeBytes", 5<<20, 1, 10<<20))
+	f.MaxBufferSizeBytes = int(p.integer(m, key, "maxBufferSizeBytes", 1<<20, 1, 10<<20))
 	f.SkipHeaderLines = int(p.integer(m, key, "skipHeaderLines", 0, 0, 1<<31-1))
 	f.MultiLineStartPattern = p.regexp(m, key, "multiLineStartPattern")
 	f.TruncatedRecordTerminator = p.str(m, key, "truncatedRecordTerminator", "\n")

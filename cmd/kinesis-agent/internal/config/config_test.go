@@ -18,7 +18,9 @@ func TestParseDefaults(t *testing.T) {
 	assert.True(t, c.Aggregation)
 	assert.Equal(t, 10*time.Second, c.ShutdownTimeout)
 	assert.Equal(t, time.Second, c.CheckpointInterval)
-	assert.Equal(t, int64(16<<20), c.MaxBufferedBytes)
+	assert.Equal(t, int64(8<<20), c.MaxBufferedBytes)
+	assert.Equal(t, 4, c.MaxConnections)
+	assert.Equal(t, 1<<20, c.Flows[0].MaxBufferSizeBytes)
 	f := c.Flows[0]
 	assert.Equal(t, "RANDOM", f.PartitionKeyOption)
 	assert.Equal(t, "END_OF_FILE", f.InitialPosition)

@@ -1,7 +1,6 @@
 package tail
 
 import (
-	"bytes"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -104,13 +103,6 @@ func (a *Ack) Done(err error) {
 
 // sentOff is the offset after the last record sent: what was read minus what waits.
 func (f *file) sentOff() int64 { return f.readOff - int64(len(f.carry)) }
-
-// matchesFingerprint reports whether head (the first bytes of some file) starts
-// like f: equal over the shorter of the two.
-func (f *file) matchesFingerprint(head []byte) bool {
-	n := min(len(head), len(f.fp))
-	return n > 0 && bytes.Equal(head[:n], f.fp[:n])
-}
 
 // chunk buffers, reused once their batch completed.
 const chunkSize = 64 << 10
