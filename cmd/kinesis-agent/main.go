@@ -9,7 +9,9 @@
 // in the files are saved in the state directory once the lines before them were
 // written, so that a crash sends again only the last seconds and a restart after
 // SIGTERM sends nothing twice. SIGTERM (or SIGINT) stops gracefully; SIGHUP
-// reloads the configuration. See the README for the configuration keys.
+// reloads the configuration. -metrics-addr serves the metrics (the agent's
+// kinesis_agent_* and the producer's KPL-named ones) in the Prometheus text format.
+// See the README for the configuration keys.
 package main
 
 import (
@@ -39,6 +41,7 @@ func run(args []string, stderr io.Writer) int {
 	stateDir := fs.String("state", "", "the `directory` that keeps file positions (required)")
 	endpoint := fs.String("endpoint", "", "a Kinesis endpoint `URL` (e.g. a local emulator), overriding kinesis.endpoint")
 	jsonLogs := fs.Bool("log-json", false, "log in JSON instead of text")
+	metricsAddr := fs.String("metrics-addr", "", "serve the OpenTelemetry metrics in the Prometheus format on http://`ADDR`/metrics (e.g. 127.0.0.1:9464)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -88,8 +91,16 @@ func run(args []string, stderr io.Writer) int {
 		}
 		return c, nil
 	}
-	err := agent.Serve(ctx, load, reload, agent.Options{
-		StateDir: *stateDir, Endpoint: *endpoint, Logger: log, MeterProvider: meterProvider(ctx, log),
+	mp, ms, err := meterProvider(*metricsAddr, log)
+	if err != nil {
+		log.Error("kinesis-agent failed", "err", err)
+		return 1
+	}
+	if ms != nil {
+		defer ms.stop()
+	}
+	err = agent.Serve(ctx, load, reload, agent.Options{
+		StateDir: *stateDir, Endpoint: *endpoint, Logger: log, MeterProvider: mp,
 	})
 	if err != nil {
 		log.Error("kinesis-agent failed", "err", err)
