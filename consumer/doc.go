@@ -318,7 +318,8 @@
 //	RecordsGivenUp                       counter   records given up, per shard and reason (RetriesExhausted|RecordTooOld)
 //	OnFailure.Errors                     counter   failed OnFailure hand-overs (retried), per shard
 //	ReadErrors                           counter   failed GetShardIterator, GetRecords and SubscribeToShard
-//	                                               calls, per shard, operation and code (AWS error code)
+//	                                               calls, per shard, operation and code (the AWS error
+//	                                               code, or ConnectionError, Timeout, HTTP<status>)
 //	CurrentLeases                        gauge     leases held
 //	TotalLeases, ExpiredLeases           gauge     unfinished / expired leases at the last scan
 //	NumWorkers                           gauge     live workers at the last scan

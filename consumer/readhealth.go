@@ -29,10 +29,7 @@ type readHealth struct {
 // failed records a failed call of operation.
 func (h *readHealth) failed(operation string, err error) {
 	s := h.s
-	code := awserr.Code(err)
-	if code == "" {
-		code = "NoErrorCode" // a network error, a timeout, an unexpected reply
-	}
+	code := awserr.Classify(err).Code // the AWS code, or ConnectionError, Timeout, HTTP<status>, Unknown
 	s.w.m.readErrors.Add(context.Background(), 1, s.w.m.shardAttrs(s.id,
 		attribute.String("operation", operation), attribute.String("code", code)))
 	h.failures++
