@@ -35,6 +35,11 @@ type S3Client interface {
 // its own backoff, so the client's retryer is turned off for these calls (aws.NopRetryer)
 // and attempts do not multiply.
 //
+// The sink's per-shard state object is written with S3's conditional writes (If-Match,
+// If-None-Match), which every S3 bucket supports; an S3-compatible store without them
+// answers 501 NotImplemented, and the sink keeps retrying: use a wrapper without
+// ConditionalDestination there.
+//
 // Permissions: s3:PutObject and s3:GetObject on the bucket's objects (multipart uploads
 // need no other permission; s3:AbortMultipartUpload lets a failed one be cleaned up).
 func NewS3(client S3Client, bucket string) Destination {
