@@ -240,3 +240,78 @@ func TestFailurePolicyMetricsAndCheckpointBetweenCalls(t *testing.T) {
 	assert.EqualValues(t, 0, sum(ints["OnFailure.Errors"], "shard", shard))
 	assert.EqualValues(t, 7, sum(ints["RecordsProcessed"], "shard", shard))
 }
+
+// A call interrupted by the shutdown did not accept its records: a Checkpoint in
+// ShutdownRequested covers only the calls that returned nil. (Before, it covered the
+// interrupted batch, which the next owner then skipped.)
+func TestShutdownCheckpointDoesNotCoverAnInterruptedCall(t *testing.T) {
+	fake, stream := newFakeStream(t, 1)
+	putRecords(t, fake, stream, 4, 4, "first")
+	store := checkpoint.NewMemory()
+	var mu sync.Mutex
+	var firstLast Record
+	calls := 0
+	blocked := make(chan struct{})
+	proc := &scriptedProcessor{
+		process: func(ctx context.Context, in ProcessRecordsInput) error {
+			mu.Lock()
+			calls++
+			n := calls
+			if n == 1 {
+				firstLast = in.Records[len(in.Records)-1]
+			}
+			mu.Unlock()
+			if n == 1 {
+				return nil // accepted, not checkpointed
+			}
+			close(blocked)
+			<-ctx.Done()
+			return ctx.Err()
+		},
+		shutdown: func(ctx context.Context, in ShutdownRequestedInput) error { return in.Checkpointer.Checkpoint(ctx) },
+	}
+	c, err := New(fake, stream, store, func(string) RecordProcessor { return proc }, fastOptions(t, "w1")...)
+	require.NoError(t, err)
+	stop := runConsumer(t, c)
+	waitUntil(t, 10*time.Second, "the first batch", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return calls == 1
+	})
+	putRecords(t, fake, stream, 4, 4, "second")
+	<-blocked
+	stop()
+	l, err := store.GetLease(context.Background(), "shardId-000000000000")
+	require.NoError(t, err)
+	assert.Equal(t, checkpoint.ExtendedSequenceNumber{SequenceNumber: firstLast.SequenceNumber}, l.Checkpoint)
+}
+
+// NewFunc checkpoints, at a graceful shutdown, a record given up after its last
+// accepted batch, so the restart does not hand it over again.
+func TestNewFuncCheckpointsAGivenUpTailAtShutdown(t *testing.T) {
+	fake, stream := newFakeStream(t, 1)
+	want := putRecords(t, fake, stream, 4, 4, "tail")
+	store := checkpoint.NewMemory()
+	given := make(chan FailedRecord, 1)
+	fn := func(ctx context.Context, _ string, recs []Record) error {
+		for _, r := range recs {
+			if string(r.Data) == want[3] {
+				return errPoison
+			}
+		}
+		return nil
+	}
+	c, err := New(fake, stream, store, NewFunc(fn), fastOptions(t, "w1", func(o *Options) {
+		o.BisectOnError = true
+		o.MaxRetries = NoRetries
+		o.OnFailure = func(ctx context.Context, f FailedRecord) error { given <- f; return nil }
+	})...)
+	require.NoError(t, err)
+	stop := runConsumer(t, c)
+	f := <-given
+	// The shard's goroutine completes the hand-over before it calls ShutdownRequested.
+	stop()
+	l, err := store.GetLease(context.Background(), "shardId-000000000000")
+	require.NoError(t, err)
+	assert.Equal(t, checkpoint.ExtendedSequenceNumber{SequenceNumber: f.Record.SequenceNumber}, l.Checkpoint)
+}

@@ -165,7 +165,9 @@ type Checkpointer interface {
 // A checkpoint that fails after fn accepted a batch (the worker is shutting down, so
 // fn's ctx is cancelled; DynamoDB throttles) is written again at a graceful shutdown,
 // while the lease is still held, unless the next batch's checkpoint covers it first; at
-// worst (lease lost, crash) the batch is processed again after a failover.
+// worst (lease lost, crash) the batch is processed again after a failover. A graceful
+// shutdown also checkpoints records given up by the failure policy after the last
+// accepted batch.
 func NewFunc(fn func(ctx context.Context, shardID string, records []Record) error) func(shardID string) RecordProcessor {
 	return func(shardID string) RecordProcessor { return &funcProcessor{fn: fn, shardID: shardID} }
 }
@@ -206,8 +208,12 @@ func (p *funcProcessor) ShardEnded(ctx context.Context, in ShardEndedInput) erro
 }
 
 func (p *funcProcessor) ShutdownRequested(ctx context.Context, in ShutdownRequestedInput) error {
-	if p.owedSeq == "" {
-		return nil
+	if p.owedSeq != "" {
+		if err := in.Checkpointer.CheckpointAt(ctx, p.owedSeq, p.owedSub); err != nil {
+			return err
+		}
 	}
-	return in.Checkpointer.CheckpointAt(ctx, p.owedSeq, p.owedSub)
+	// Covers records given up after the last accepted batch (Options.OnFailure), so a
+	// graceful restart does not hand them over again; nothing is written otherwise.
+	return in.Checkpointer.Checkpoint(ctx)
 }

@@ -540,6 +540,7 @@ func (s *shard) deliverCall(p RecordProcessor, records []Record, bytes int, mill
 		start := time.Now()
 		err := s.call("ProcessRecords", func() error { return p.ProcessRecords(s.ctx, in) })
 		if err != nil && s.ctx.Err() != nil {
+			doneUpTo() // a ShutdownRequested Checkpoint must not cover the interrupted call
 			return false
 		}
 		out := plan.result(err)
