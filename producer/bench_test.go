@@ -167,14 +167,7 @@ func BenchmarkPut(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				if err := p.Flush(ctx); err != nil {
-					b.Fatal(err)
-				}
-				b.StopTimer()
-				if failed.Load() > 0 {
-					b.Fatalf("%d records failed", failed.Load())
-				}
-				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+				flushBench(b, p, &failed)
 				b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/record")
 			})
 		}
@@ -387,15 +380,22 @@ func BenchmarkPreserveOrder(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				if err := p.Flush(ctx); err != nil {
-					b.Fatal(err)
-				}
-				b.StopTimer()
-				if failed.Load() > 0 {
-					b.Fatalf("%d records failed", failed.Load())
-				}
-				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+				flushBench(b, p, &failed)
 			})
 		}
 	}
+}
+
+// flushBench waits for every result, stops the timer, fails the benchmark if a record
+// failed and reports records/s.
+func flushBench(b *testing.B, p *Producer, failed *atomic.Int64) {
+	b.Helper()
+	if err := p.Flush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	if failed.Load() > 0 {
+		b.Fatalf("%d records failed", failed.Load())
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }

@@ -50,6 +50,31 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
+// succeededAfterTimeouts checks that every result succeeded and counts the timed-out
+// attempts, once per user record that an attempt carried.
+func succeededAfterTimeouts(t *testing.T, out []outcome) int {
+	t.Helper()
+	timeouts := 0
+	for i, o := range out {
+		require.NoError(t, o.err, "record %d", i)
+		for _, a := range o.res.Attempts {
+			if a.ErrorCode == "Timeout" {
+				timeouts++
+			}
+		}
+	}
+	return timeouts
+}
+
+// duplicates counts the distinct values of data and the copies beyond the first.
+func duplicates(data []string) (distinct, dups int) {
+	seen := make(map[string]int)
+	for _, d := range data {
+		seen[d]++
+	}
+	return len(seen), len(data) - len(seen)
+}
+
 // A burst far above what the endpoint takes within RequestTimeout must not time calls
 // out (each timed-out call is retried and its aggregates written twice): the producer
 // sizes and paces its calls to the throughput it observes.
@@ -66,24 +91,13 @@ func TestBurstOnASlowLinkDoesNotTimeOut(t *testing.T) {
 			require.NoError(t, p.Put(context.Background(), Record{PartitionKey: testKey(i), Data: []byte(fmt.Sprintf("%06d-%s", i, pad))}, c.done(i)))
 		}
 		require.NoError(t, p.Close(context.Background()))
-		timeouts := 0
-		for i, o := range c.exactlyOnce(t, n) {
-			require.NoError(t, o.err, "record %d", i)
-			for _, a := range o.res.Attempts {
-				if a.ErrorCode == "Timeout" {
-					timeouts++
-				}
-			}
-		}
-		seen := make(map[string]int)
+		timeouts := succeededAfterTimeouts(t, c.exactlyOnce(t, n))
+		var data []string
 		for _, w := range f.written() {
-			seen[w.data]++
+			data = append(data, w.data)
 		}
-		dups := 0
-		for _, k := range seen {
-			dups += k - 1
-		}
-		assert.Len(t, seen, n)
+		distinct, dups := duplicates(data)
+		assert.Equal(t, n, distinct)
 		assert.Zero(t, timeouts, "timed-out attempts")
 		assert.Zero(t, dups, "duplicates")
 	})
