@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -220,23 +221,42 @@ func TestFailIfThrottled(t *testing.T) {
 }
 
 func TestThrottledShardBacksOff(t *testing.T) {
-	f := newFakeKinesis("s", 1)
-	var calls atomic.Int32
-	f.putHook = func(_ int, in *kinesis.PutRecordsInput) ([]string, error) {
-		calls.Add(1)
-		codes := make([]string, len(in.Records))
-		for i := range codes {
-			codes[i] = "ProvisionedThroughputExceededException"
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeKinesis("s", 1)
+		var calls []time.Duration // when each call started, since the Put
+		start := time.Now()
+		f.putHook = func(_ int, in *kinesis.PutRecordsInput) ([]string, error) {
+			calls = append(calls, time.Since(start))
+			codes := make([]string, len(in.Records))
+			for i := range codes {
+				codes[i] = "ProvisionedThroughputExceededException"
+			}
+			return codes, nil
 		}
-		return codes, nil
-	}
-	p := newTestProducer(t, f, quiet, func(o *Options) { o.RecordTTL = 1500 * time.Millisecond })
-	_, err := p.PutSync(context.Background(), Record{PartitionKey: "k", Data: []byte("x")})
-	require.ErrorIs(t, err, ErrRecordExpired)
-	// Backing off from 50 ms and doubling, 1.5 s allows about 6 attempts; retrying
-	// at once would make hundreds.
-	assert.Less(t, calls.Load(), int32(12))
-	assert.Greater(t, calls.Load(), int32(2))
+		p, err := New(f, "s", quiet, func(o *Options) {
+			o.RecordTTL = 1500 * time.Millisecond
+			o.RecordMaxBufferedTime = -1
+		})
+		require.NoError(t, err)
+		_, err = p.PutSync(context.Background(), Record{PartitionKey: "k", Data: []byte("x")})
+		require.ErrorIs(t, err, ErrRecordExpired)
+		require.NoError(t, p.Close(context.Background()))
+		// The n-th backoff waits between half and all of min(50 ms * 2^(n-1), 2 s)
+		// (plus the ~1 ms the emptied rate limiter needs for one record): the calls
+		// start at 0, then within [25, 51] ms, [75, 152] ms, [175, 353] ms, [375,
+		// 754] ms, [775, 1555] ms; the TTL of 1.5 s leaves room for 5 or 6 of them.
+		// Retrying at once would make hundreds.
+		require.GreaterOrEqual(t, len(calls), 5)
+		require.LessOrEqual(t, len(calls), 6)
+		assert.Zero(t, calls[0])
+		lo, hi := time.Duration(0), time.Duration(0)
+		for n := 1; n < len(calls); n++ {
+			d := min(50*time.Millisecond<<(n-1), 2*time.Second)
+			lo, hi = lo+d/2, hi+d+time.Millisecond
+			assert.GreaterOrEqual(t, calls[n], lo, "call %d", n+1)
+			assert.LessOrEqual(t, calls[n], hi, "call %d", n+1)
+		}
+	})
 }
 
 func TestBackPressureBlocksPutUntilCtxEnds(t *testing.T) {
