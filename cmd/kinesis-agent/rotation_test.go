@@ -51,7 +51,7 @@ type rotationRig struct {
 	written []string        // complete lines, in write order
 	partial string          // the unfinished end of app.log's last line
 	files   map[string]bool // rotated file -> all its lines delivered (may be deleted)
-	safe    map[string]bool // lines before a saved position at a kill: never sent twice
+	safe    map[string]int  // lines before a saved position at a kill, and how often they were delivered then: never sent again
 	killed  bool
 	downOps int      // rotations while the agent is down
 	trace   []string // the operations, logged when the test fails
@@ -110,9 +110,21 @@ func (r *rotationRig) agentLog() string {
 	return string(b)
 }
 
-// protectSaved records the lines before each saved position: after a SIGKILL and
-// a restart, those must never be sent again.
+// protectSaved records the lines before each saved position and how often each
+// was delivered at that moment: after a SIGKILL and a restart, those must never be
+// sent again (lines after the saved positions may be, once per kill).
 func (r *rotationRig) protectSaved() {
+	defer func() {
+		var got map[string]int
+		for l, n := range r.safe {
+			if n < 0 {
+				if got == nil {
+					got = r.delivered()
+				}
+				r.safe[l] = got[l]
+			}
+		}
+	}()
 	st, err := tail.NewStore(r.state)
 	require.NoError(r.t, err)
 	ps, err := st.Load()
@@ -134,8 +146,8 @@ func (r *rotationRig) protectSaved() {
 				continue
 			}
 			for l := range strings.SplitAfterSeq(string(data[:p.Offset]), "\n") {
-				if strings.HasSuffix(l, "\n") {
-					r.safe[l] = true
+				if _, known := r.safe[l]; !known && strings.HasSuffix(l, "\n") {
+					r.safe[l] = -1 // count filled in below
 				}
 			}
 		}
@@ -388,7 +400,7 @@ func TestRotationFuzz(t *testing.T) {
 func rotationRun(t *testing.T, env *testbed.Env, seed uint64) {
 	r := &rotationRig{t: t, rng: rand.New(rand.NewPCG(seed, 42)), env: env, client: env.Kinesis(),
 		stream: env.CreateStream(t, 2), dir: t.TempDir(), state: t.TempDir(),
-		files: map[string]bool{}, safe: map[string]bool{}}
+		files: map[string]bool{}, safe: map[string]int{}}
 	r.logPath = filepath.Join(r.state, "agent.log")
 	allowKill := seed%2 == 1
 	// Even seeds read app.log only (rotated files leave the pattern), odd seeds app.log*
@@ -463,11 +475,12 @@ func rotationRun(t *testing.T, env *testbed.Env, seed uint64) {
 	var twice []string
 	for _, l := range r.written {
 		require.NotZero(t, got[l], "line %q not delivered", l)
-		if got[l] > 1 && (!r.killed || r.safe[l]) {
+		n, protected := r.safe[l]
+		if (!r.killed && got[l] > 1) || (protected && got[l] > n) {
 			twice = append(twice, l)
 		}
 	}
-	require.Empty(t, twice, "lines delivered twice (killed=%v): %d, e.g. %q", r.killed, len(twice), first(twice))
+	require.Empty(t, twice, "lines delivered again after they were confirmed (killed=%v): %d, e.g. %q", r.killed, len(twice), first(twice))
 	extra := 0
 	for l := range got {
 		if !strings.HasPrefix(l, "l") {
