@@ -24,9 +24,14 @@ $(NODE_OK): $(LOCALAWS)/package.json $(LOCALAWS)/package-lock.json
 deps: emulators
 	$(GO) mod download
 
+# In CI (CI=true, as .ci/run sets it) `make test` first runs what a reviewer checks:
+# lint (gofmt, vet, staticcheck), vet of the benchmarks module and every fuzz target for
+# FUZZTIME_CI each.
+CI_CHECKS := $(if $(filter true 1,$(CI)),lint vet-benchmarks fuzz-ci)
+
 # The whole suite: unit, integration (each test binary starts and stops its own
 # emulators on free loopback ports), race detector. Fails if an emulator is left running.
-test: deps
+test: deps $(CI_CHECKS)
 	@status=0; \
 	$(GO) test -race -count=1 -timeout 9m $(PKGS) || status=$$?; \
 	$(MAKE) --no-print-directory test-external || status=1; \
@@ -85,6 +90,16 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) tool staticcheck $(PKGS)
+
+# The benchmarks module (its own go.mod) is not part of ./...; vet it on its own.
+vet-benchmarks:
+	cd benchmarks && $(GO) vet ./...
+
+# Every fuzz target briefly (CI): finds what the committed corpus and a few seconds of
+# mutation find, in about a minute for all of them.
+FUZZTIME_CI ?= 3s
+fuzz-ci:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_CI)
 
 # Short fuzzing runs of every fuzz target (FUZZTIME each).
 FUZZTIME ?= 30s

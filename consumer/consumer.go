@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -56,21 +57,29 @@ type Consumer struct {
 // processes each shard it holds with a RecordProcessor from newProcessor. It validates
 // its arguments and options (errors match ErrInvalidOptions) and does no I/O.
 func New(client Client, streamName string, store checkpoint.Store, newProcessor func(shardID string) RecordProcessor, optFns ...func(*Options)) (*Consumer, error) {
-	switch {
-	case client == nil:
-		return nil, fmt.Errorf("%w: the Kinesis client is nil", ErrInvalidOptions)
-	case streamName == "":
-		return nil, fmt.Errorf("%w: the stream name is empty", ErrInvalidOptions)
-	case store == nil:
-		return nil, fmt.Errorf("%w: the lease store is nil; use checkpoint.NewDynamoDB (or checkpoint.NewMemory for one process)", ErrInvalidOptions)
-	case newProcessor == nil:
-		return nil, fmt.Errorf("%w: newProcessor is nil; use NewFunc for a plain function", ErrInvalidOptions)
+	// Every problem is reported at once (errors.Join), each matching ErrInvalidOptions.
+	var errs []error
+	for _, bad := range []struct {
+		when bool
+		what string
+	}{
+		{client == nil, "the Kinesis client is nil"},
+		{streamName == "", "the stream name is empty"},
+		{store == nil, "the lease store is nil; use checkpoint.NewDynamoDB (or checkpoint.NewMemory for one process)"},
+		{newProcessor == nil, "newProcessor is nil; use NewFunc for a plain function"},
+	} {
+		if bad.when {
+			errs = append(errs, fmt.Errorf("%w: %s", ErrInvalidOptions, bad.what))
+		}
 	}
 	var o Options
 	for _, fn := range optFns {
 		fn(&o)
 	}
 	if err := o.resolve(streamName); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	var fc FanOutClient

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -330,6 +331,11 @@ const (
 
 // resolve fills defaults and validates o.
 func (o *Options) resolve(streamName string) error {
+	// Every problem is reported at once (errors.Join), each matching ErrInvalidOptions.
+	var errs []error
+	invalid := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...))
+	}
 	if o.ApplicationName == "" {
 		o.ApplicationName = streamName
 	}
@@ -337,7 +343,7 @@ func (o *Options) resolve(streamName string) error {
 		o.WorkerID = defaultWorkerID()
 	}
 	if len(o.WorkerID) > 1024 {
-		return fmt.Errorf("%w: WorkerID is %d bytes long; keep it under 1024", ErrInvalidOptions, len(o.WorkerID))
+		invalid("WorkerID is %d bytes long; keep it under 1024", len(o.WorkerID))
 	}
 	switch o.InitialPosition {
 	case "":
@@ -345,10 +351,10 @@ func (o *Options) resolve(streamName string) error {
 	case InitialPositionLatest, InitialPositionTrimHorizon:
 	case InitialPositionAtTimestamp:
 		if o.InitialTimestamp.IsZero() {
-			return fmt.Errorf("%w: InitialPosition AT_TIMESTAMP needs InitialTimestamp", ErrInvalidOptions)
+			invalid("InitialPosition AT_TIMESTAMP needs InitialTimestamp")
 		}
 	default:
-		return fmt.Errorf("%w: InitialPosition %q is not one of LATEST, TRIM_HORIZON, AT_TIMESTAMP", ErrInvalidOptions, o.InitialPosition)
+		invalid("InitialPosition %q is not one of LATEST, TRIM_HORIZON, AT_TIMESTAMP", o.InitialPosition)
 	}
 	durations := []struct {
 		name string
@@ -366,14 +372,14 @@ func (o *Options) resolve(streamName string) error {
 	}
 	for _, d := range durations {
 		if *d.v < 0 {
-			return fmt.Errorf("%w: %s is negative (%v); use 0 for the default", ErrInvalidOptions, d.name, *d.v)
+			invalid("%s is negative (%v); use 0 for the default", d.name, *d.v)
 		}
 		if *d.v == 0 {
 			*d.v = d.def
 		}
 	}
-	if o.FailoverTime < MinFailoverTime {
-		return fmt.Errorf("%w: FailoverTime %v is below the minimum %v", ErrInvalidOptions, o.FailoverTime, MinFailoverTime)
+	if o.FailoverTime >= 0 && o.FailoverTime < MinFailoverTime {
+		invalid("FailoverTime %v is below the minimum %v", o.FailoverTime, MinFailoverTime)
 	}
 	if o.LeaseTakeInterval == 0 {
 		o.adaptiveTake = true
@@ -384,23 +390,23 @@ func (o *Options) resolve(streamName string) error {
 		o.Retrieval = RetrievalPolling
 	case RetrievalPolling, RetrievalFanOut:
 	default:
-		return fmt.Errorf("%w: Retrieval %q is not one of POLLING, FANOUT", ErrInvalidOptions, o.Retrieval)
+		invalid("Retrieval %q is not one of POLLING, FANOUT", o.Retrieval)
 	}
 	if o.ConsumerName == "" {
 		o.ConsumerName = o.ApplicationName
 	}
 	if len(o.ConsumerName) > 128 {
-		return fmt.Errorf("%w: ConsumerName is %d characters long; the maximum is 128", ErrInvalidOptions, len(o.ConsumerName))
+		invalid("ConsumerName is %d characters long; the maximum is 128", len(o.ConsumerName))
 	}
 	switch {
 	case o.MaxRecords < 0 || o.MaxRecords > 10000:
-		return fmt.Errorf("%w: MaxRecords %d is outside 1..10000", ErrInvalidOptions, o.MaxRecords)
+		invalid("MaxRecords %d is outside 1..10000", o.MaxRecords)
 	case o.MaxRecords == 0:
 		o.MaxRecords = DefaultMaxRecords
 	}
 	switch {
 	case o.MaxPrefetchBatches < 0:
-		return fmt.Errorf("%w: MaxPrefetchBatches %d is negative", ErrInvalidOptions, o.MaxPrefetchBatches)
+		invalid("MaxPrefetchBatches %d is negative", o.MaxPrefetchBatches)
 	case o.MaxPrefetchBatches == 0:
 		o.MaxPrefetchBatches = DefaultMaxPrefetchBatches
 	}
@@ -409,22 +415,22 @@ func (o *Options) resolve(streamName string) error {
 		o.Balancing = BalanceByThroughput
 	case BalanceByThroughput, BalanceByLeaseCount:
 	default:
-		return fmt.Errorf("%w: Balancing %q is not one of THROUGHPUT, LEASE_COUNT", ErrInvalidOptions, o.Balancing)
+		invalid("Balancing %q is not one of THROUGHPUT, LEASE_COUNT", o.Balancing)
 	}
 	if o.MaxUserRecords < 0 {
-		return fmt.Errorf("%w: MaxUserRecords %d is negative; use 0 for no cap", ErrInvalidOptions, o.MaxUserRecords)
+		invalid("MaxUserRecords %d is negative; use 0 for no cap", o.MaxUserRecords)
 	}
 	if o.MaxRetries < NoRetries {
-		return fmt.Errorf("%w: MaxRetries %d is invalid; use 0 to retry forever, NoRetries (-1) for none, or a positive count", ErrInvalidOptions, o.MaxRetries)
+		invalid("MaxRetries %d is invalid; use 0 to retry forever, NoRetries (-1) for none, or a positive count", o.MaxRetries)
 	}
 	if o.MaxRecordAge < 0 {
-		return fmt.Errorf("%w: MaxRecordAge is negative (%v); use 0 for no limit", ErrInvalidOptions, o.MaxRecordAge)
+		invalid("MaxRecordAge is negative (%v); use 0 for no limit", o.MaxRecordAge)
 	}
 	if o.MaxLeasesForWorker < 0 {
-		return fmt.Errorf("%w: MaxLeasesForWorker %d is negative; use 0 for no cap", ErrInvalidOptions, o.MaxLeasesForWorker)
+		invalid("MaxLeasesForWorker %d is negative; use 0 for no cap", o.MaxLeasesForWorker)
 	}
 	if err := o.resolveRecordFunc(); err != nil {
-		return err
+		errs = append(errs, err)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -432,7 +438,7 @@ func (o *Options) resolve(streamName string) error {
 	if o.MeterProvider == nil {
 		o.MeterProvider = noop.NewMeterProvider()
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func defaultWorkerID() string {

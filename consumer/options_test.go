@@ -98,3 +98,22 @@ func TestNewValidatesItsArguments(t *testing.T) {
 		t.Errorf("defaults: %+v", o)
 	}
 }
+
+func TestNewReportsEveryInvalidOptionAtOnce(t *testing.T) {
+	_, err := New(nil, "s", checkpoint.NewMemory(), NewFunc(func(context.Context, string, []Record) error { return nil }), func(o *Options) {
+		o.FailoverTime = -1
+		o.MaxRecords = 10001
+		o.InitialPosition = "OLDEST"
+	})
+	if !errors.Is(err, ErrInvalidOptions) {
+		t.Fatalf("New: %v, want ErrInvalidOptions", err)
+	}
+	for _, want := range []string{"client is nil", "FailoverTime is negative", "MaxRecords 10001", `InitialPosition "OLDEST"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error lacks %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "below the minimum") {
+		t.Errorf("a negative FailoverTime is also reported as below the minimum:\n%v", err)
+	}
+}
