@@ -19,8 +19,10 @@ import (
 // a *PanicError) makes the consumer call the same method again with the same input after
 // a backoff (doubling up to Options.MaxRetryBackoff), until it succeeds or the lease is
 // lost or the worker shuts down: the shard never moves past records the processor did
-// not accept. Return an error only for failures that a retry can fix; drop (and log)
-// records that can never be processed.
+// not accept. For ProcessRecords that is the default; Options.MaxRetries,
+// MaxRecordAge, BisectOnError and OnFailure (and a returned *PartialFailure) let a
+// record that can never be processed be isolated and given up instead, so the shard goes
+// on (see "When a record fails" in the package documentation).
 //
 // A ShardEnded that returned an error and was not retried to success (because the lease
 // was lost or the worker shut down meanwhile) is followed by LeaseLost or
