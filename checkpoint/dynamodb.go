@@ -95,11 +95,16 @@ var _ HandoffStore = (*DynamoDB)(nil)
 // when nobody called it before. Call EnsureTable at start-up to fail fast on a missing
 // table or permission.
 func NewDynamoDB(client DynamoDBClient, tableName string, optFns ...func(*DynamoDBOptions)) (*DynamoDB, error) {
+	// Every problem is reported at once (errors.Join).
+	var errs []error
+	invalid := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("checkpoint: NewDynamoDB: "+format, args...))
+	}
 	if client == nil {
-		return nil, errors.New("checkpoint: NewDynamoDB: the DynamoDB client is nil")
+		invalid("the DynamoDB client is nil")
 	}
 	if tableName == "" {
-		return nil, errors.New("checkpoint: NewDynamoDB: the table name is empty")
+		invalid("the table name is empty")
 	}
 	var o DynamoDBOptions
 	for _, fn := range optFns {
@@ -113,10 +118,10 @@ func NewDynamoDB(client DynamoDBClient, tableName string, optFns ...func(*Dynamo
 		o.BillingMode = types.BillingModePayPerRequest
 	case types.BillingModePayPerRequest, types.BillingModeProvisioned:
 	default:
-		return nil, fmt.Errorf("checkpoint: NewDynamoDB: BillingMode %q is neither %s nor %s", o.BillingMode, types.BillingModePayPerRequest, types.BillingModeProvisioned)
+		invalid("BillingMode %q is neither %s nor %s", o.BillingMode, types.BillingModePayPerRequest, types.BillingModeProvisioned)
 	}
 	if o.ReadCapacity < 0 || o.WriteCapacity < 0 {
-		return nil, fmt.Errorf("checkpoint: NewDynamoDB: ReadCapacity (%d) and WriteCapacity (%d) must not be negative", o.ReadCapacity, o.WriteCapacity)
+		invalid("ReadCapacity (%d) and WriteCapacity (%d) must not be negative", o.ReadCapacity, o.WriteCapacity)
 	}
 	if o.ReadCapacity == 0 {
 		o.ReadCapacity = 10
@@ -125,7 +130,7 @@ func NewDynamoDB(client DynamoDBClient, tableName string, optFns ...func(*Dynamo
 		o.WriteCapacity = 10
 	}
 	if o.TableActiveTimeout < 0 || o.RetryBaseDelay < 0 || o.RetryMaxDelay < 0 {
-		return nil, errors.New("checkpoint: NewDynamoDB: TableActiveTimeout, RetryBaseDelay and RetryMaxDelay must not be negative")
+		invalid("TableActiveTimeout, RetryBaseDelay and RetryMaxDelay must not be negative")
 	}
 	if o.TableActiveTimeout == 0 {
 		o.TableActiveTimeout = 2 * time.Minute
@@ -137,19 +142,22 @@ func NewDynamoDB(client DynamoDBClient, tableName string, optFns ...func(*Dynamo
 		o.RetryMaxDelay = 2 * time.Second
 	}
 	if o.RetryMaxDelay < o.RetryBaseDelay {
-		return nil, fmt.Errorf("checkpoint: NewDynamoDB: RetryMaxDelay %v is below RetryBaseDelay %v", o.RetryMaxDelay, o.RetryBaseDelay)
+		invalid("RetryMaxDelay %v is below RetryBaseDelay %v", o.RetryMaxDelay, o.RetryBaseDelay)
 	}
 	if o.ScanPageSize < 0 {
-		return nil, fmt.Errorf("checkpoint: NewDynamoDB: ScanPageSize %d is negative", o.ScanPageSize)
+		invalid("ScanPageSize %d is negative", o.ScanPageSize)
 	}
 	if o.MaxAttempts < 0 {
-		return nil, fmt.Errorf("checkpoint: NewDynamoDB: MaxAttempts %d is negative", o.MaxAttempts)
+		invalid("MaxAttempts %d is negative", o.MaxAttempts)
 	}
 	if o.MaxAttempts == 0 {
 		o.MaxAttempts = 8
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	d := &DynamoDB{client: client, table: tableName, opts: o, ensureSem: make(chan struct{}, 1)}
 	if c, ok := client.(interface{ Options() dynamodb.Options }); ok {

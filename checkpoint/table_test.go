@@ -279,3 +279,15 @@ func TestNewDynamoDBValidatesOptions(t *testing.T) {
 		Logger:             slog.Default(),
 	}, d.opts)
 }
+
+func TestNewDynamoDBReportsEveryProblemAtOnce(t *testing.T) {
+	_, err := NewDynamoDB(nil, "", func(o *DynamoDBOptions) {
+		o.BillingMode = "FREE"
+		o.ScanPageSize = -2
+		o.MaxAttempts = -1
+	})
+	require.Error(t, err)
+	for _, want := range []string{"client is nil", "table name is empty", `BillingMode "FREE"`, "ScanPageSize -2", "MaxAttempts -1"} {
+		assert.Contains(t, err.Error(), want)
+	}
+}
