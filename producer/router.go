@@ -207,14 +207,26 @@ func (r *router) run() {
 		r.mu.Unlock()
 
 		aborting := p.aborting.Load()
-		for _, m := range msgs {
-			r.handle(m, aborting)
+		// Until the first shard map, the records queued in this round were put before
+		// it arrived: they join the waiting records first, so that the map routes them
+		// all together into full aggregates (not a lone record sent plain behind them).
+		// After, messages go first: records put again are older than the queue's.
+		first := r.m == nil
+		if !first {
+			for _, m := range msgs {
+				r.handle(m, aborting)
+			}
 		}
 		for _, c := range full {
 			r.route(c.recs, aborting)
 		}
 		if cur != nil {
 			r.route(cur.recs, aborting)
+		}
+		if first {
+			for _, m := range msgs {
+				r.handle(m, aborting)
+			}
 		}
 		r.sendMarked()
 		r.releaseHeld()
