@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/kinesis-go/kinesis/internal/awserr"
 )
 
 // FailureReason says why the consumer gave a record up.
@@ -141,20 +139,12 @@ func (s *shard) giveUp(f FailedRecord) bool {
 	if onFailure == nil {
 		return true
 	}
-	for attempt := 1; ; attempt++ {
-		err := s.call("OnFailure", func() error { return onFailure(s.ctx, f) })
-		if err == nil {
-			return true
-		}
-		if s.ctx.Err() != nil {
-			return false
-		}
+	err := s.w.retrier(func(attempt int, delay time.Duration, err error) {
 		s.w.m.onFailureErrors.Add(context.Background(), 1, s.attrs)
-		delay := awserr.Backoff(attempt, 100*time.Millisecond, s.w.opts.MaxRetryBackoff)
 		s.log.Warn("OnFailure failed; the shard waits and hands the record over again", "sequence_number", f.Record.SequenceNumber,
 			"subsequence_number", f.Record.SubSequenceNumber, "attempt", attempt, "delay", delay, "error", err)
-		if !sleep(s.ctx, delay) {
-			return false
-		}
-	}
+	}).do(s.ctx, func(int) error {
+		return s.call("OnFailure", func() error { return onFailure(s.ctx, f) })
+	})
+	return err == nil
 }
