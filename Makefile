@@ -6,7 +6,7 @@ GO       ?= go
 LOCALAWS := testdata/localaws
 NODE_OK  := $(LOCALAWS)/node_modules/.package-lock.json
 PKGS     ?= ./...
-BENCH    ?= .
+BENCH    ?=
 COUNT    ?= 5
 DEMO_SECONDS ?= 30
 

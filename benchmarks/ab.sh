@@ -32,7 +32,8 @@ benchstat=$(command -v benchstat || echo "$($go env GOPATH)/bin/benchstat")
 tmp=$(mktemp -d)
 trap 'git -C "$root" worktree remove --force "$tmp/old" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
 git -C "$root" worktree add -q --detach "$tmp/old" "$rev"
-(cd "$tmp/old/benchmarks" && $go test -c -o "$tmp/old.test" .)
+# -mod=mod: older revisions may have a benchmarks/go.mod that is not tidy.
+(cd "$tmp/old/benchmarks" && GOFLAGS=-mod=mod $go test -c -o "$tmp/old.test" .)
 (cd "$root/benchmarks" && $go test -c -o "$tmp/new.test" .)
 
 cd "$root/benchmarks" # the benchmarks read their test data relative to it
