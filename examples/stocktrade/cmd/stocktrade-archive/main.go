@@ -9,32 +9,8 @@
 // With -endpoint and -dynamodb-endpoint it talks to local emulators (see `make demo`).
 package main
 
-import (
-	"context"
-	"errors"
-	"flag"
-	"fmt"
-	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
-
-	"github.com/kinesis-go/kinesis/examples/stocktrade"
-)
+import "github.com/kinesis-go/kinesis/examples/stocktrade"
 
 func main() {
-	cfg, err := stocktrade.ParseArchiveFlags(os.Args[1:], os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "stocktrade-archive:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := stocktrade.RunArchive(ctx, cfg, os.Stdout, slog.Default()); err != nil {
-		fmt.Fprintln(os.Stderr, "stocktrade-archive:", err)
-		os.Exit(1)
-	}
+	stocktrade.Main("stocktrade-archive", stocktrade.ParseArchiveFlags, stocktrade.RunArchive)
 }

@@ -10,30 +10,15 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
+	"io"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/kinesis-go/kinesis/examples/stocktrade"
 )
 
 func main() {
-	cfg, err := stocktrade.ParseConsumerFlags(os.Args[1:], os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "stocktrade-consumer:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if _, err := stocktrade.RunConsumer(ctx, cfg, os.Stdout, slog.Default()); err != nil {
-		fmt.Fprintln(os.Stderr, "stocktrade-consumer:", err)
-		os.Exit(1)
-	}
+	stocktrade.Main("stocktrade-consumer", stocktrade.ParseConsumerFlags, func(ctx context.Context, c stocktrade.ConsumerConfig, out io.Writer, logger *slog.Logger) error {
+		_, err := stocktrade.RunConsumer(ctx, c, out, logger)
+		return err
+	})
 }
