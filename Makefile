@@ -98,7 +98,7 @@ vet-benchmarks:
 # Every fuzz target briefly (CI): finds what the committed corpus and a few thousand
 # mutations find, in about a minute for all of them. A count, not a duration: Go 1.26's
 # fuzz coordinator can fail a duration-bounded run with a bare "context deadline
-# exceeded" at its end on a loaded machine (golang/go#75804, fixed in Go 1.27).
+# exceeded" at its end on a loaded machine (golang/go#75804).
 FUZZTIME_CI ?= 3000x
 fuzz-ci:
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_CI)

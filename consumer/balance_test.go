@@ -76,7 +76,7 @@ func plan(leases []checkpoint.Lease, me string, expired map[string]bool, maxLeas
 	})
 }
 
-// heldBy returns leases with those of me marked as held (busy).
+// planHeld plans takes for me over leases, those of me counted as held (busy).
 func planHeld(leases []checkpoint.Lease, me string, expired map[string]bool) takePlan {
 	held := map[string]bool{}
 	for _, l := range leases {

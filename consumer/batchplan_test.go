@@ -20,7 +20,7 @@ func planRecords(n int, arrival time.Time) []Record {
 	return recs
 }
 
-// runPlan drives a plan with a processor that fails every delivery containing a record
+// planRun drives a plan with a processor that fails every delivery containing a record
 // for which fails returns an error; it returns the deliveries, the give-up steps and
 // the records accepted.
 type planRun struct {

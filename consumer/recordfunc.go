@@ -239,7 +239,7 @@ func (p *recordFuncProcessor) configure(c recordFuncConfig) { p.cfg = c }
 
 func (p *recordFuncProcessor) Initialize(context.Context, InitializeInput) error { return nil }
 
-// start sets up the dispatch and the checkpoint loop at the first batch. ctx is the
+// startLocked (p.mu held) sets up the dispatch and the checkpoint loop at the first batch. ctx is the
 // shard's context: its cancellation for a lost lease cancels fn's context at once.
 func (p *recordFuncProcessor) startLocked(ctx context.Context) {
 	if p.started {

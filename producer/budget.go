@@ -27,9 +27,11 @@ func newBudget(maxRecords, maxBytes int64) *budget {
 	return &budget{maxRecords: maxRecords, maxBytes: maxBytes, ch: make(chan struct{})}
 }
 
-// try takes room for one record of n bytes. A record bigger than the whole byte budget
-// is let in when nothing else is buffered, or it could never be put. It reports
-// whether it undid a failed attempt, which may have made another Put fail spuriously.
+// try takes room for one record of n bytes and reports whether it did. A record bigger
+// than the whole byte budget is let in when nothing else is buffered, or it could never
+// be put. A try that fails undoes its counts, but while they were counted a concurrent
+// try may have found the budget full and failed too: a caller whose try failed must
+// wake the waiters (acquire does).
 func (b *budget) try(n int64) (ok bool) {
 	r := b.records.Add(1)
 	by := b.bytes.Add(n)

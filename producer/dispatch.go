@@ -257,8 +257,11 @@ func (d *dispatcher) finished(r *sendResult, now int64) {
 	d.free = append(d.free, r.b)
 }
 
-// requeue puts a record to retry in its shard's retry list, in the shard's order
-// (PreserveOrder retries it before anything newer).
+// requeue appends a record to its shard's retry list; admitShard sends retries before
+// fresh records. The list is in the shard's order only with PreserveOrder, where a
+// shard has one call in flight and its failed records come back in the order they were
+// sent; without it, retries of concurrent calls are appended in the order their calls
+// end.
 func (d *dispatcher) requeue(k *krec) {
 	q := &k.shard.q
 	q.retry.pushBack(k)

@@ -88,7 +88,7 @@ func (e *epochs) seal(closing bool) []*epoch {
 	return wait
 }
 
-// wait waits until every epoch in eps has finished or ctx ends.
+// waitEpochs waits until every epoch in eps has finished or ctx ends.
 func waitEpochs(ctx context.Context, eps []*epoch) error {
 	for _, ep := range eps {
 		select {

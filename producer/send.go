@@ -54,7 +54,7 @@ func (p *Producer) send(b *batch) {
 	if err != nil {
 		p.callFailed(b, err, start, end, &r)
 	} else {
-		p.sortEntries(b, out.Records, start, end, &r)
+		p.handleEntries(b, out.Records, start, end, &r)
 	}
 	p.disp.postResult(r)
 }
@@ -101,8 +101,11 @@ func (p *Producer) callFailed(b *batch, err error, start, end int64, r *sendResu
 	}
 }
 
-// sortEntries handles the entries of a PutRecords response.
-func (p *Producer) sortEntries(b *batch, results []types.PutRecordsResultEntry, start, end int64, r *sendResult) {
+// handleEntries settles each record of a PutRecords call by its entry in the response:
+// a success is delivered (or re-routed when Kinesis put it on another shard than
+// predicted), a retryable error is retried or failed by retryOrFail, any other error
+// fails the record.
+func (p *Producer) handleEntries(b *batch, results []types.PutRecordsResultEntry, start, end int64, r *sendResult) {
 	var failedCodes map[string]int
 	for i := range results {
 		e := &results[i]

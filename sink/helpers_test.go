@@ -168,7 +168,7 @@ func newTestProcessor(t *testing.T, dest Destination, start checkpoint.ExtendedS
 	return p
 }
 
-// lines returns the records held by the objects (newline-delimited), and fails the test
+// recordsIn returns the records held by the objects (newline-delimited), and fails the test
 // if one appears twice.
 func recordsIn(t *testing.T, objects map[string][]byte) []string {
 	t.Helper()
