@@ -34,7 +34,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
@@ -42,6 +41,8 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	"github.com/aws/smithy-go/tracing"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/kinesis-go/kinesis/internal/jsonstr"
 )
 
 // wireSerializerID is the ID under which the SDK registers its operation
@@ -209,7 +210,7 @@ func putRecordsBodyLen(in *kinesis.PutRecordsInput) int {
 func stringMemberLen(n, fields *int, key string, v *string) {
 	if v != nil {
 		*fields++
-		*n += len(key) + jsonStringLen(*v)
+		*n += len(key) + jsonstr.Len(*v)
 	}
 }
 
@@ -276,7 +277,7 @@ func appendStringMember(buf []byte, key string, v *string, first *bool) []byte {
 	if v == nil {
 		return buf
 	}
-	return appendJSONString(appendKey(buf, key, first), *v)
+	return jsonstr.Append(appendKey(buf, key, first), *v)
 }
 
 // appendKey appends a member key, preceded by a comma unless it is the first
@@ -349,93 +350,3 @@ func base64Group(x uint64) uint64 {
 		uint64(base64Pairs[(x>>16)&0xFFF])<<48
 }
 
-// wireSafe reports the ASCII bytes the SDK's JSON serializer writes as they
-// are: printable ASCII except '"' and '\'. Control characters and DEL (0x7F)
-// are escaped; unlike encoding/json, '<', '>' and '&' are not.
-var wireSafe = func() (t [utf8.RuneSelf]bool) {
-	for b := 0x20; b < 0x7F; b++ {
-		t[b] = b != '"' && b != '\\'
-	}
-	return t
-}()
-
-// wireHex is the digit set of \u escapes (lower case, like the SDK's).
-const wireHex = "0123456789abcdef"
-
-// jsonStringLen is the length of appendJSONString(nil, s).
-func jsonStringLen(s string) int {
-	n := len(`""`) + len(s)
-	for i := 0; i < len(s); {
-		b := s[i]
-		if b < utf8.RuneSelf {
-			if !wireSafe[b] {
-				switch b {
-				case '"', '\\', '\n', '\r', '\t':
-					n++ // \x
-				default:
-					n += len(`\u00XX`) - 1
-				}
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			n += len("\uFFFD") - 1 // one invalid byte becomes U+FFFD
-		case r == '\u2028' || r == '\u2029':
-			n += len(`\u2028`) - size
-		}
-		i += size
-	}
-	return n
-}
-
-// appendJSONString appends s as a JSON string escaped exactly as the SDK's
-// JSON serializer (smithy-go ShapeSerializer.appendEscapedString) does: '"'
-// and '\' backslash-escaped; \n, \r, \t short escapes; other control
-// characters and DEL as \u00xx; each byte of invalid UTF-8 replaced by U+FFFD;
-// U+2028 and U+2029 as \u2028 and \u2029; everything else as is.
-func appendJSONString(buf []byte, s string) []byte {
-	buf = append(buf, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		b := s[i]
-		if b < utf8.RuneSelf {
-			if wireSafe[b] {
-				i++
-				continue
-			}
-			buf = append(buf, s[start:i]...)
-			switch b {
-			case '"', '\\':
-				buf = append(buf, '\\', b)
-			case '\n':
-				buf = append(buf, '\\', 'n')
-			case '\r':
-				buf = append(buf, '\\', 'r')
-			case '\t':
-				buf = append(buf, '\\', 't')
-			default:
-				buf = append(buf, '\\', 'u', '0', '0', wireHex[b>>4], wireHex[b&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, "\uFFFD"...)
-			start = i + size
-		case r == '\u2028' || r == '\u2029':
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, '\\', 'u', '2', '0', '2', wireHex[r&0xF])
-			start = i + size
-		}
-		i += size
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
-}

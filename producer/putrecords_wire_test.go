@@ -28,6 +28,8 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
+
+	"github.com/kinesis-go/kinesis/internal/jsonstr"
 )
 
 // wireResponse is the canned PutRecords answer of wireHTTPClient.
@@ -355,7 +357,7 @@ func TestWireBodyMatchesSDKSerializer(t *testing.T) {
 	}
 }
 
-// wireCheckString checks appendJSONString and jsonStringLen on s against the
+// wireCheckString checks jsonstr.Append and jsonstr.Len on s against the
 // SDK serializer.
 func wireCheckString(t testing.TB, s string) {
 	t.Helper()
@@ -364,8 +366,8 @@ func wireCheckString(t testing.TB, s string) {
 	if got := wireBody(t, in); !bytes.Equal(want, got) {
 		t.Fatalf("%q: sdk %q, ours %q", s, want, got)
 	}
-	if n, m := jsonStringLen(s), len(appendJSONString(nil, s)); n != m {
-		t.Fatalf("%q: jsonStringLen %d, appendJSONString wrote %d", s, n, m)
+	if n, m := jsonstr.Len(s), len(jsonstr.Append(nil, s)); n != m {
+		t.Fatalf("%q: jsonstr.Len %d, jsonstr.Append wrote %d", s, n, m)
 	}
 }
 

@@ -116,19 +116,26 @@ func TestNoOptionsPassRecordsUnchanged(t *testing.T) {
 	assert.True(t, chain.Empty())
 }
 
-func TestJSONStringEscaping(t *testing.T) {
-	for in, want := range map[string]string{
-		"plain":           `"plain"`,
-		"q\"b\\":          `"q\"b\\"`,
-		"\t\n\r\b\f\x01":  `"\t\n\r\b\f\u0001"`,
-		"café ☕ </tag> &": `"café ☕ </tag> &"`,
-		"bad \xff utf8":   `"bad ` + "\ufffd" + ` utf8"`,
-	} {
-		got := appendString(nil, in)
-		assert.Equal(t, want, string(got))
-		var back string
-		require.NoError(t, json.Unmarshal(got, &back))
+// The converters' JSON strings are escaped by internal/jsonstr (tested there);
+// here: an object of them is valid JSON that decodes to the values.
+func TestJSONObjectEscaping(t *testing.T) {
+	fields := []field{
+		{name: "plain", value: "plain"},
+		{name: "q\"b\\", value: "\t\n\r\b\f\x01"},
+		{name: "text", value: "café ☕ </tag> &"},
+		{name: "bad", value: "bad \xff utf8"},
+		{name: "none", null: true},
+		{name: "raw", raw: []byte(`{"a":1}`)},
 	}
+	got := appendObject(nil, fields, false)
+	assert.Equal(t, `{"plain":"plain","q\"b\\":"\t\n\r\u0008\u000c\u0001","text":"café ☕ </tag> &","bad":"bad `+"\ufffd"+` utf8","none":null,"raw":{"a":1}}`, string(got))
+	var back map[string]any
+	require.NoError(t, json.Unmarshal(got, &back))
+	assert.Equal(t, "\t\n\r\b\f\x01", back["q\"b\\"])
+	assert.Equal(t, "bad \ufffd utf8", back["bad"])
+	pretty := appendObject(nil, fields, true)
+	require.NoError(t, json.Unmarshal(pretty, &back))
+	assert.Contains(t, string(pretty), "\n  \"plain\": \"plain\"")
 }
 
 func TestKeyPicker(t *testing.T) {
