@@ -349,4 +349,3 @@ func base64Group(x uint64) uint64 {
 		uint64(base64Pairs[(x>>28)&0xFFF])<<32 |
 		uint64(base64Pairs[(x>>16)&0xFFF])<<48
 }
-
