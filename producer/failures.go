@@ -80,10 +80,11 @@ type rateLog struct {
 	log   *slog.Logger
 	level slog.Level
 	msg   string
-	unit  string // the count's key: "records", "failures"
+	unit  string       // the count's key: "records", "failures"
+	now   func() int64 // the producer's clock (Producer.now)
 
 	mu      sync.Mutex
-	last    time.Time // when the last line was written
+	last    int64 // now() when the last line was written, 0 before the first
 	counts  map[string]int64
 	total   int64
 	lastErr error
@@ -91,16 +92,16 @@ type rateLog struct {
 	running sync.WaitGroup // a timer's line being written
 }
 
-func newRateLog(log *slog.Logger, level slog.Level, msg, unit string) *rateLog {
-	return &rateLog{log: log, level: level, msg: msg, unit: unit, counts: make(map[string]int64)}
+func newRateLog(log *slog.Logger, now func() int64, level slog.Level, msg, unit string) *rateLog {
+	return &rateLog{log: log, now: now, level: level, msg: msg, unit: unit, counts: make(map[string]int64)}
 }
 
 // note counts n events of code, err being the latest.
 func (l *rateLog) note(n int64, code string, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := time.Now()
-	if l.timer == nil && (l.last.IsZero() || now.Sub(l.last) >= logEvery) {
+	now := l.now()
+	if l.timer == nil && (l.last == 0 || now-l.last >= int64(logEvery)) {
 		l.last = now
 		l.log.Log(context.Background(), l.level, l.msg, l.unit, n, "code", code, "error", err)
 		return
@@ -110,7 +111,7 @@ func (l *rateLog) note(n int64, code string, err error) {
 	l.lastErr = err
 	if l.timer == nil {
 		l.running.Add(1)
-		l.timer = time.AfterFunc(l.last.Add(logEvery).Sub(now), func() {
+		l.timer = time.AfterFunc(time.Duration(l.last+int64(logEvery)-now), func() {
 			defer l.running.Done()
 			l.mu.Lock()
 			defer l.mu.Unlock()
@@ -125,7 +126,7 @@ func (l *rateLog) flushLocked() {
 	if l.total == 0 {
 		return
 	}
-	l.last = time.Now()
+	l.last = l.now()
 	l.log.Log(context.Background(), l.level, l.msg, l.unit, l.total, "codes", maps.Clone(l.counts),
 		"since", logEvery, "error", l.lastErr)
 	clear(l.counts)

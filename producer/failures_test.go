@@ -2,6 +2,8 @@ package producer
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -32,7 +34,8 @@ func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
 func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
 func (l *logRecorder) WithGroup(string) slog.Handler      { return l }
 
-// lines returns the records whose message is msg, with their attributes.
+// lines returns the records whose message is msg, with their attributes, their level
+// and their time.
 func (l *logRecorder) lines(msg string) []map[string]slog.Value {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -41,7 +44,7 @@ func (l *logRecorder) lines(msg string) []map[string]slog.Value {
 		if r.Message != msg {
 			continue
 		}
-		attrs := map[string]slog.Value{"level": slog.StringValue(r.Level.String())}
+		attrs := map[string]slog.Value{"level": slog.StringValue(r.Level.String()), "time": slog.TimeValue(r.Time)}
 		r.Attrs(func(a slog.Attr) bool {
 			attrs[a.Key] = a.Value
 			return true
@@ -161,5 +164,53 @@ func TestRecordsExpiringWithoutAShardMapAreLoggedAndCounted(t *testing.T) {
 		assert.EqualValues(t, 200, st.UserRecordsFailed)
 		assert.EqualValues(t, 200, st.ErrorsByCode["ConnectionError"])
 		require.NoError(t, provider.Shutdown(context.Background()))
+	})
+}
+
+// A rateLog writes the first event at once, then at most one line per logEvery on
+// the producer's clock, summing what came in between; close writes what is pending.
+func TestRateLogWritesOneLinePerInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		logs := &logRecorder{}
+		start := time.Now()
+		l := newRateLog(slog.New(logs), func() int64 { return int64(time.Since(start)) + 1 },
+			slog.LevelWarn, "m", "records")
+		errA, errB := errors.New("a"), errors.New("b")
+		at := func(d time.Duration) { time.Sleep(start.Add(d).Sub(time.Now())) }
+
+		l.note(1, "A", errA) // 0 s: written at once
+		at(time.Second)
+		l.note(2, "B", errB) // held: the next line may come at 10 s
+		at(4 * time.Second)
+		l.note(3, "A", errA)
+		at(25 * time.Second) // the 10 s line was written; nothing since: no line at 20 s
+		l.note(4, "B", errB) // 15 s after the last line: written at once
+		at(26 * time.Second)
+		l.note(5, "A", errA) // held until 35 s, but close writes it at 30 s
+		at(30 * time.Second)
+		l.close()
+
+		type line struct {
+			at      time.Duration
+			records int64
+			codes   string
+			err     string
+		}
+		var got []line
+		for _, a := range logs.lines("m") {
+			codes := ""
+			if c, ok := a["codes"]; ok {
+				codes = fmt.Sprint(c.Any())
+			} else {
+				codes = a["code"].String()
+			}
+			got = append(got, line{a["time"].Time().Sub(start), a["records"].Int64(), codes, a["error"].String()})
+		}
+		assert.Equal(t, []line{
+			{0, 1, "A", "a"},
+			{10 * time.Second, 5, "map[A:3 B:2]", "a"},
+			{25 * time.Second, 4, "B", "b"},
+			{30 * time.Second, 5, "map[A:5]", "a"},
+		}, got)
 	})
 }

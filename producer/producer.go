@@ -125,9 +125,9 @@ func New(client Client, streamName string, optFns ...func(*Options)) (*Producer,
 		stop:        make(chan struct{}),
 	}
 	p.keys = newKeyCache()
-	p.failLog = newRateLog(p.log, slog.LevelError, "kinesis producer: records failed", "records")
-	p.retryLog = newRateLog(p.log, slog.LevelWarn, "kinesis producer: PutRecords failed; retrying its Kinesis records", "records")
-	p.mapLog = newRateLog(p.log, slog.LevelWarn, "kinesis producer: listing the shards failed; retrying with backoff", "failures")
+	p.failLog = newRateLog(p.log, p.now, slog.LevelError, "kinesis producer: records failed", "records")
+	p.retryLog = newRateLog(p.log, p.now, slog.LevelWarn, "kinesis producer: PutRecords failed; retrying its Kinesis records", "records")
+	p.mapLog = newRateLog(p.log, p.now, slog.LevelWarn, "kinesis producer: listing the shards failed; retrying with backoff", "failures")
 	m, err := newMetrics(p)
 	if err != nil {
 		return nil, err
@@ -161,8 +161,14 @@ func (p *Producer) stalled() bool {
 	return p.budget.waiters.Load() > 0 && p.inflight.Load() == 0
 }
 
-// now is the producer's monotonic clock in nanoseconds, never 0 (0 marks an arrival
-// not taken yet).
+// now is the producer's one clock: monotonic nanoseconds since New, never 0 (0 marks
+// an arrival not taken yet). Every reading of the time in the producer goes through
+// it (arrivals, linger deadlines, RecordTTL expiries, rate limiters, backoffs, call
+// durations, log pacing); an int64 rather than a time.Time because the hot path
+// stores and compares it per record. Waits use runtime timers (time.NewTimer,
+// context.WithTimeout), which run on the same monotonic clock as time.Since. Inside
+// a testing/synctest bubble both are the bubble's fake clock, so the tests assert
+// exact times.
 func (p *Producer) now() int64 { return int64(time.Since(p.base)) + 1 }
 
 // Put buffers r for sending and returns; done is called exactly once with the
