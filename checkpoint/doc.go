@@ -19,7 +19,8 @@
 //
 // One table per consumer application (the KCL names it after the application). Partition
 // (HASH) key leaseKey of type S, no sort key, on-demand (PAY_PER_REQUEST) billing by
-// default. The items have the KCL 2.x attributes:
+// default. The items have the KCL 2.x attributes, two KCL 3.x ones and one of this
+// library's own:
 //
 //	attribute                           type  Lease field                    written
 //	leaseKey                            S     Key                            always
@@ -35,18 +36,33 @@
 //	childShardIds                       SS    ChildShardIDs                  when not empty
 //	startingHashKey                     S     StartingHashKey                when set
 //	endingHashKey                       S     EndingHashKey                  when set
+//	checkpointOwner                     S     CheckpointOwner                during a handoff (KCL 3.x)
+//	throughputKBps                      N     ThroughputKBps                 when not 0 (KCL 3.x)
+//	ownerSinceCounter                   N     OwnerSinceCounter              once moved (this library)
 //
 // checkpoint holds a decimal sequence number or one of TRIM_HORIZON, LATEST, AT_TIMESTAMP
 // and SHARD_END. String sets are unordered: ParentShardIDs and ChildShardIDs read back
 // sorted.
+//
+// ownerSinceCounter is the leaseCounter right after the lease last moved to another
+// worker: written by a take from another owner (or from the old owner of a handoff), by
+// the end of a graceful handoff and by a release (so that the take after it is a move
+// too; a take of a lease that was never owned is not). A consumer does not steal a lease
+// whose leaseCounter is only a few increments past it: every worker, one that has just
+// started included, sees that the lease has just moved, without comparing clocks. The KCL
+// ignores the attribute, and items without it (written by the KCL) count as not moved
+// recently.
 //
 // The writes, in DynamoDB expression form (the KCL 2.x conditions):
 //
 //	create      PutItem     IF attribute_not_exists(leaseKey)
 //	renew       UpdateItem  SET leaseCounter = :c+1                      IF leaseCounter = :c AND leaseOwner = :owner
 //	take        UpdateItem  SET leaseOwner = :new, leaseCounter = :c+1
+//	                        [, ownerSinceCounter = :c+1]
+//	                        REMOVE checkpointOwner
 //	                        [ADD ownerSwitchesSinceCheckpoint 1]        IF leaseCounter = :c
-//	release     UpdateItem  SET leaseCounter = :c+1 REMOVE leaseOwner   IF leaseOwner = :owner AND leaseCounter = :c
+//	release     UpdateItem  SET leaseCounter = :c+1, ownerSinceCounter = :c+1
+//	                        REMOVE leaseOwner, checkpointOwner          IF leaseOwner = :owner AND leaseCounter = :c
 //	checkpoint  UpdateItem  SET checkpoint, checkpointSubSequenceNumber,
 //	                        ownerSwitchesSinceCheckpoint = 0, leaseCounter = :c+1
 //	                        REMOVE pendingCheckpoint*                   IF leaseCounter = :c AND leaseOwner = :owner
@@ -54,7 +70,10 @@
 //	delete      DeleteItem  (unconditional)
 //
 // The ADD happens when the lease was read with another, non-empty owner, as in the KCL
-// (taking an unowned lease is not an owner switch). Updates return the stored item
+// (taking an unowned lease is not an owner switch); ownerSinceCounter is set when the take
+// moves the lease to another worker (see Store.TakeLease). The graceful handoff's writes
+// (HandoffStore) are fenced the same way: StartHandoff sets leaseOwner and
+// checkpointOwner, FinishHandoff removes checkpointOwner and sets ownerSinceCounter. Updates return the stored item
 // (ReturnValues ALL_NEW); reads are consistent (GetItem and every Scan page with
 // ConsistentRead).
 //
@@ -69,6 +88,8 @@
 // library reads and writes checkpointOwner (a String, set during a graceful handoff, see
 // HandoffStore) and throughputKBps (a Number, the lease's smoothed throughput) in the 3.x
 // names and types; a 2.x item without them is a lease with no handoff and no throughput.
+// ownerSinceCounter (a Number) is this library's own; KCL workers ignore it and do not
+// write it, so a lease they moved counts as settled.
 // Other 3.x additions (entityType, a global secondary index, other tables) are ignored
 // when reading and kept when updating (UpdateItem changes only the attributes it names).
 // Only CreateLease writes whole items (PutItem, new leases only). KCL 3.x workers assign

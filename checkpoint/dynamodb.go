@@ -440,17 +440,17 @@ func (d *DynamoDB) StartHandoff(ctx context.Context, l Lease, newOwner string) (
 	}, func(s Lease) bool { return s.Owner == newOwner && s.CheckpointOwner == l.Owner })
 }
 
-// FinishHandoff removes checkpointOwner if leaseCounter and checkpointOwner are still l's
-// (see HandoffStore).
+// FinishHandoff removes checkpointOwner and sets ownerSinceCounter to the new
+// leaseCounter if leaseCounter and checkpointOwner are still l's (see HandoffStore).
 func (d *DynamoDB) FinishHandoff(ctx context.Context, l Lease) (Lease, error) {
 	if l.CheckpointOwner == "" {
 		return Lease{}, &ConflictError{Op: "finish handoff", Key: l.Key}
 	}
 	return d.update(ctx, "finish handoff", l, updateExpr{
-		set:    []string{"#counter = :next"},
+		set:    []string{"#counter = :next", "#since = :next"},
 		remove: []string{"#cpowner"},
 		cond:   "#counter = :counter AND #cpowner = :cpowner",
-		names:  map[string]string{"#counter": attrLeaseCounter, "#cpowner": attrCheckpointOwner},
+		names:  map[string]string{"#counter": attrLeaseCounter, "#cpowner": attrCheckpointOwner, "#since": attrOwnerSince},
 		values: map[string]types.AttributeValue{
 			":next": attrN(l.Counter + 1), ":counter": attrN(l.Counter), ":cpowner": attrS(l.CheckpointOwner),
 		},
@@ -459,7 +459,9 @@ func (d *DynamoDB) FinishHandoff(ctx context.Context, l Lease) (Lease, error) {
 
 // TakeLease sets leaseOwner to owner (removing checkpointOwner: a take ends a handoff) if
 // leaseCounter is still l.Counter, adding 1 to
-// ownerSwitchesSinceCheckpoint when l.Owner is another (non-empty) owner, as the KCL does.
+// ownerSwitchesSinceCheckpoint when l.Owner is another (non-empty) owner, as the KCL does,
+// and setting ownerSinceCounter to the new leaseCounter when the take moves the lease to
+// another worker (see Store.TakeLease).
 func (d *DynamoDB) TakeLease(ctx context.Context, l Lease, owner string) (Lease, error) {
 	if owner == "" {
 		return Lease{}, fmt.Errorf("%w: TakeLease of %s: the new owner is empty", ErrInvalidLease, l.Key)
@@ -478,20 +480,24 @@ func (d *DynamoDB) TakeLease(ctx context.Context, l Lease, owner string) (Lease,
 		e.names["#switches"] = attrOwnerSwitches
 		e.values[":one"] = attrN(1)
 	}
+	if takeMoves(l, owner) {
+		e.set = append(e.set, "#since = :next")
+		e.names["#since"] = attrOwnerSince
+	}
 	return d.update(ctx, "take", l, e, func(s Lease) bool { return s.Owner == owner })
 }
 
-// ReleaseLease removes leaseOwner and checkpointOwner if leaseOwner and leaseCounter are
-// still l's.
+// ReleaseLease removes leaseOwner and checkpointOwner and sets ownerSinceCounter to the new
+// leaseCounter if leaseOwner and leaseCounter are still l's.
 func (d *DynamoDB) ReleaseLease(ctx context.Context, l Lease) (Lease, error) {
 	if l.Owner == "" {
 		return Lease{}, &ConflictError{Op: "release", Key: l.Key}
 	}
 	return d.update(ctx, "release", l, updateExpr{
-		set:    []string{"#counter = :next"},
+		set:    []string{"#counter = :next", "#since = :next"},
 		remove: []string{"#owner", "#cpowner"},
 		cond:   "#owner = :owner AND #counter = :counter",
-		names:  map[string]string{"#counter": attrLeaseCounter, "#owner": attrLeaseOwner, "#cpowner": attrCheckpointOwner},
+		names:  map[string]string{"#counter": attrLeaseCounter, "#owner": attrLeaseOwner, "#cpowner": attrCheckpointOwner, "#since": attrOwnerSince},
 		values: map[string]types.AttributeValue{
 			":next": attrN(l.Counter + 1), ":counter": attrN(l.Counter), ":owner": attrS(l.Owner),
 		},
@@ -655,7 +661,7 @@ func leasesEqual(a, b Lease) bool {
 	if a.Key != b.Key || a.Owner != b.Owner || a.Counter != b.Counter || a.Checkpoint != b.Checkpoint ||
 		a.OwnerSwitchesSinceCheckpoint != b.OwnerSwitchesSinceCheckpoint ||
 		a.StartingHashKey != b.StartingHashKey || a.EndingHashKey != b.EndingHashKey ||
-		a.CheckpointOwner != b.CheckpointOwner || a.ThroughputKBps != b.ThroughputKBps ||
+		a.CheckpointOwner != b.CheckpointOwner || a.ThroughputKBps != b.ThroughputKBps || a.OwnerSinceCounter != b.OwnerSinceCounter ||
 		(a.PendingCheckpoint == nil) != (b.PendingCheckpoint == nil) ||
 		string(a.PendingCheckpointState) != string(b.PendingCheckpointState) ||
 		!slices.Equal(a.ParentShardIDs, b.ParentShardIDs) || !slices.Equal(a.ChildShardIDs, b.ChildShardIDs) {

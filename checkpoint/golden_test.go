@@ -187,7 +187,8 @@ func TestDynamoDBWritesKCL2Items(t *testing.T) {
 	delete(want, "pendingCheckpoint")
 	delete(want, "pendingCheckpointSubSequenceNumber")
 	delete(want, "pendingCheckpointState")
-	want["leaseCounter"] = "N:1237" // take, checkpoint, release
+	want["leaseCounter"] = "N:1237"      // take, checkpoint, release
+	want["ownerSinceCounter"] = "N:1237" // the release (the take from host-1:4f1c set 1235)
 	want["checkpointSubSequenceNumber"] = "N:9"
 	want["ownerSwitchesSinceCheckpoint"] = "N:0"
 	assert.Equal(t, want, typed(rawGet(t, client, store.TableName(), "shardId-000000000003")))

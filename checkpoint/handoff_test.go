@@ -177,3 +177,74 @@ func TestHandoffItemIsWhatKCL3Writes(t *testing.T) {
 	_, err = itemToLease(item)
 	require.ErrorIs(t, err, ErrMalformedLease)
 }
+
+func TestOwnerSinceCounterIsANumberKCLItemsDoNotHave(t *testing.T) {
+	// A lease that moved at counter 14, as this library writes it: the KCL 3.x item plus
+	// ownerSinceCounter, a Number.
+	lease := Lease{
+		Key: "shardId-000000000003", Owner: "worker-new", Counter: 15, OwnerSwitchesSinceCheckpoint: 1,
+		Checkpoint:        ExtendedSequenceNumber{SequenceNumber: "49590338271490256608559692538361571095921575989136588898"},
+		ThroughputKBps:    97.5,
+		OwnerSinceCounter: 14,
+	}
+	item := map[string]types.AttributeValue{
+		"leaseKey":                     &types.AttributeValueMemberS{Value: "shardId-000000000003"},
+		"leaseOwner":                   &types.AttributeValueMemberS{Value: "worker-new"},
+		"leaseCounter":                 &types.AttributeValueMemberN{Value: "15"},
+		"ownerSwitchesSinceCheckpoint": &types.AttributeValueMemberN{Value: "1"},
+		"checkpoint":                   &types.AttributeValueMemberS{Value: "49590338271490256608559692538361571095921575989136588898"},
+		"checkpointSubSequenceNumber":  &types.AttributeValueMemberN{Value: "0"},
+		"throughputKBps":               &types.AttributeValueMemberN{Value: "97.5"},
+		"ownerSinceCounter":            &types.AttributeValueMemberN{Value: "14"},
+	}
+	assert.Equal(t, typed(item), typed(leaseToItem(lease)))
+	back, err := itemToLease(item)
+	require.NoError(t, err)
+	assert.Equal(t, lease, back)
+
+	// The KCL writes no such attribute: its leases read as not moved.
+	delete(item, "ownerSinceCounter")
+	back, err = itemToLease(item)
+	require.NoError(t, err)
+	assert.Zero(t, back.OwnerSinceCounter)
+
+	item["ownerSinceCounter"] = &types.AttributeValueMemberS{Value: "14"}
+	_, err = itemToLease(item)
+	require.ErrorIs(t, err, ErrMalformedLease)
+}
+
+func TestDynamoDBRecordsMovesOnKCL3Items(t *testing.T) {
+	// A KCL 3.x worker's item, with an attribute this library does not know, taken over by
+	// this library's worker: ownerSinceCounter is added, everything else keeps the KCL
+	// shape, and the KCL's own attributes stay.
+	store, client := newTestTable(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rawPut(t, client, store.TableName(), map[string]types.AttributeValue{
+		"leaseKey":                     &types.AttributeValueMemberS{Value: "shardId-000000000009"},
+		"leaseOwner":                   &types.AttributeValueMemberS{Value: "java-worker"},
+		"leaseCounter":                 &types.AttributeValueMemberN{Value: "77"},
+		"ownerSwitchesSinceCheckpoint": &types.AttributeValueMemberN{Value: "0"},
+		"checkpoint":                   &types.AttributeValueMemberS{Value: "LATEST"},
+		"checkpointSubSequenceNumber":  &types.AttributeValueMemberN{Value: "0"},
+		"throughputKBps":               &types.AttributeValueMemberN{Value: "12.5"},
+		"entityType":                   &types.AttributeValueMemberS{Value: "LEASE"},
+	})
+	l, err := store.GetLease(ctx, "shardId-000000000009")
+	require.NoError(t, err)
+	assert.Zero(t, l.OwnerSinceCounter, "a KCL item records no move")
+	taken, err := store.TakeLease(ctx, l, "go-worker")
+	require.NoError(t, err)
+	assert.Equal(t, int64(78), taken.OwnerSinceCounter)
+	assert.Equal(t, map[string]string{
+		"leaseKey":                     "S:shardId-000000000009",
+		"leaseOwner":                   "S:go-worker",
+		"leaseCounter":                 "N:78",
+		"ownerSwitchesSinceCheckpoint": "N:1",
+		"checkpoint":                   "S:LATEST",
+		"checkpointSubSequenceNumber":  "N:0",
+		"throughputKBps":               "N:12.5",
+		"entityType":                   "S:LEASE",
+		"ownerSinceCounter":            "N:78",
+	}, typed(rawGet(t, client, store.TableName(), "shardId-000000000009")))
+}

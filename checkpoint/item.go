@@ -25,6 +25,7 @@ const (
 	attrEndingHashKey      = "endingHashKey"
 	attrCheckpointOwner    = "checkpointOwner" // KCL 3.x
 	attrThroughputKBps     = "throughputKBps"  // KCL 3.x
+	attrOwnerSince         = "ownerSinceCounter"
 	conditionalCheckFailed = "ConditionalCheckFailedException"
 )
 
@@ -42,7 +43,8 @@ func attrSS(s []string) types.AttributeValue {
 // leaseToItem encodes l the way KCL 2.x and 3.x do (DynamoDBLeaseSerializer.toDynamoRecord):
 // leaseKey, leaseCounter, ownerSwitchesSinceCheckpoint, checkpoint and
 // checkpointSubSequenceNumber always; leaseOwner, parentShardId, childShardIds, the pending
-// checkpoint, the hash range and the 3.x checkpointOwner and throughputKBps only when set.
+// checkpoint, the hash range, the 3.x checkpointOwner and throughputKBps and this library's
+// ownerSinceCounter only when set.
 func leaseToItem(l Lease) map[string]types.AttributeValue {
 	item := map[string]types.AttributeValue{
 		attrLeaseKey:      attrS(l.Key),
@@ -81,6 +83,9 @@ func leaseToItem(l Lease) map[string]types.AttributeValue {
 	if l.ThroughputKBps > 0 {
 		item[attrThroughputKBps] = attrF(l.ThroughputKBps)
 	}
+	if l.OwnerSinceCounter > 0 {
+		item[attrOwnerSince] = attrN(l.OwnerSinceCounter)
+	}
 	return item
 }
 
@@ -108,6 +113,7 @@ func itemToLease(item map[string]types.AttributeValue) (Lease, error) {
 	l.EndingHashKey = d.str(attrEndingHashKey)
 	l.CheckpointOwner = d.str(attrCheckpointOwner)
 	l.ThroughputKBps = d.float(attrThroughputKBps)
+	l.OwnerSinceCounter = d.num(attrOwnerSince)
 	if d.err != nil {
 		return Lease{}, fmt.Errorf("%w: lease %q: %w", ErrMalformedLease, l.Key, d.err)
 	}

@@ -92,14 +92,16 @@ func (m *Memory) StartHandoff(ctx context.Context, l Lease, newOwner string) (Le
 	})
 }
 
-// FinishHandoff ends the handoff of l (see HandoffStore).
+// FinishHandoff ends the handoff of l, recording the move in OwnerSinceCounter (see
+// HandoffStore).
 func (m *Memory) FinishHandoff(ctx context.Context, l Lease) (Lease, error) {
 	return m.update(ctx, "finish handoff", l, func(s *Lease) bool {
 		return l.CheckpointOwner != "" && s.CheckpointOwner == l.CheckpointOwner && s.Counter == l.Counter
-	}, func(s *Lease) { s.CheckpointOwner = "" })
+	}, func(s *Lease) { s.CheckpointOwner, s.OwnerSinceCounter = "", l.Counter+1 })
 }
 
-// TakeLease makes owner the owner if the stored Counter is l.Counter.
+// TakeLease makes owner the owner if the stored Counter is l.Counter, recording a move
+// to another worker in OwnerSinceCounter (see Store.TakeLease).
 func (m *Memory) TakeLease(ctx context.Context, l Lease, owner string) (Lease, error) {
 	if owner == "" {
 		return Lease{}, fmt.Errorf("%w: TakeLease of %s: the new owner is empty", ErrInvalidLease, l.Key)
@@ -113,15 +115,19 @@ func (m *Memory) TakeLease(ctx context.Context, l Lease, owner string) (Lease, e
 		if l.Owner != "" && l.Owner != owner {
 			s.OwnerSwitchesSinceCheckpoint++
 		}
+		if takeMoves(l, owner) {
+			s.OwnerSinceCounter = l.Counter + 1
+		}
 		s.Owner, s.CheckpointOwner = owner, ""
 	})
 }
 
-// ReleaseLease removes the owner if the stored Owner and Counter are l's.
+// ReleaseLease removes the owner if the stored Owner and Counter are l's, recording the
+// release in OwnerSinceCounter.
 func (m *Memory) ReleaseLease(ctx context.Context, l Lease) (Lease, error) {
 	return m.update(ctx, "release", l, func(s *Lease) bool {
 		return l.Owner != "" && s.Owner == l.Owner && s.Counter == l.Counter
-	}, func(s *Lease) { s.Owner, s.CheckpointOwner = "", "" })
+	}, func(s *Lease) { s.Owner, s.CheckpointOwner, s.OwnerSinceCounter = "", "", l.Counter+1 })
 }
 
 // Checkpoint records cp if the stored Owner and Counter are l's.
@@ -233,6 +239,21 @@ func notFound(key string) error {
 	return fmt.Errorf("checkpoint: lease %q: %w", key, ErrLeaseNotFound)
 }
 
+// takeMoves reports whether a take of l by owner moves the lease to another worker and so
+// sets OwnerSinceCounter (see Store.TakeLease): the worker processing l is another one
+// (its CheckpointOwner during a handoff, else its Owner), or l is unowned and was
+// released by a worker.
+func takeMoves(l Lease, owner string) bool {
+	from := l.Owner
+	if l.CheckpointOwner != "" {
+		from = l.CheckpointOwner
+	}
+	if from == "" {
+		return l.OwnerSinceCounter > 0
+	}
+	return from != owner
+}
+
 // validateHandoff checks the arguments of StartHandoff.
 func validateHandoff(l Lease, newOwner string) error {
 	switch {
@@ -251,7 +272,7 @@ func validateNewLease(l Lease) error {
 	if l.Key == "" {
 		return fmt.Errorf("%w: CreateLease: the lease key is empty", ErrInvalidLease)
 	}
-	if l.Counter < 0 || l.OwnerSwitchesSinceCheckpoint < 0 {
+	if l.Counter < 0 || l.OwnerSwitchesSinceCheckpoint < 0 || l.OwnerSinceCounter < 0 {
 		return fmt.Errorf("%w: CreateLease of %s: negative counter", ErrInvalidLease, l.Key)
 	}
 	if !l.Checkpoint.IsZero() {

@@ -49,6 +49,15 @@ type Lease struct {
 	// last reported it with RenewLease (throughputKBps, a KCL 3.x attribute); 0 when idle
 	// or unknown (the attribute is absent). Workers balance leases by it.
 	ThroughputKBps float64
+	// OwnerSinceCounter is the Counter the lease had right after it last moved from one
+	// worker to another (ownerSinceCounter, an attribute of this library that the KCL
+	// ignores), so that every worker, also one that starts later, knows how recently it
+	// moved: Counter - OwnerSinceCounter writes ago. Counters, not timestamps, so clock
+	// skew between workers does not matter. 0 (the attribute is absent) when the lease has
+	// not moved since it was first taken, or was written by the KCL or an older version of
+	// this library. The stores write it; callers only read it (see TakeLease, ReleaseLease
+	// and HandoffStore.FinishHandoff for the writes that set it).
+	OwnerSinceCounter int64
 }
 
 // InHandoff reports whether a graceful handoff of the lease is in progress.
@@ -80,9 +89,20 @@ type Store interface {
 	// TakeLease makes owner the lease's owner, if its Counter is still l.Counter. Taking
 	// from a different owner increments OwnerSwitchesSinceCheckpoint. A take ends any
 	// handoff in progress (CheckpointOwner is cleared): it is how a handoff is forced.
+	//
+	// A take that moves the lease to another worker sets OwnerSinceCounter to the new
+	// Counter: a take from a different owner (l.CheckpointOwner if l is in a handoff, else
+	// l.Owner), and a take of an unowned lease with a recorded OwnerSinceCounter (released
+	// by a worker, see ReleaseLease). A take of a lease nobody owned before (none
+	// recorded) and a take by the owner itself keep OwnerSinceCounter as it is. As for
+	// OwnerSwitchesSinceCheckpoint, the move is judged from l, which the Counter condition
+	// proves is still the stored lease.
 	TakeLease(ctx context.Context, l Lease, owner string) (Lease, error)
 	// ReleaseLease removes the owner so any worker can take the lease at once, if its
-	// Owner and Counter are still l.Owner and l.Counter.
+	// Owner and Counter are still l.Owner and l.Counter. It sets OwnerSinceCounter to the
+	// new Counter, which marks the lease as released by a worker: the take that follows
+	// is a move (a worker that shuts down gracefully releases its leases and the
+	// survivors take them over), whoever takes it and however late.
 	ReleaseLease(ctx context.Context, l Lease) (Lease, error)
 	// Checkpoint records cp (clearing any pending checkpoint and resetting
 	// OwnerSwitchesSinceCheckpoint), if the lease's Owner and Counter are still l.Owner and
@@ -113,6 +133,9 @@ type HandoffStore interface {
 	StartHandoff(ctx context.Context, l Lease, newOwner string) (Lease, error)
 	// FinishHandoff ends the handoff of l (CheckpointOwner removed, Counter incremented),
 	// if its Counter and CheckpointOwner are still l.Counter and l.CheckpointOwner (non-empty).
+	// It sets OwnerSinceCounter to the new Counter: the new owner processes the lease from
+	// this write on. (StartHandoff does not set it: a lease in a handoff is never moved
+	// again anyway, and a handoff that is forced is a take from l.CheckpointOwner.)
 	FinishHandoff(ctx context.Context, l Lease) (Lease, error)
 }
 

@@ -16,8 +16,10 @@ import (
 // must have: every Lease field round-trips, listing, the Counter fencing of
 // every write (a stale Counter fails with a *checkpoint.ConflictError that
 // matches checkpoint.ErrLeaseConflict and changes nothing), taking, renewing,
-// releasing, checkpointing and deleting leases, returned leases being copies,
-// concurrent writers, and a canceled context. newStore must return an empty
+// releasing, checkpointing and deleting leases, the moves between workers
+// recorded in OwnerSinceCounter (and the graceful handoff's, when the store is
+// a checkpoint.HandoffStore), returned leases being copies, concurrent
+// writers, and a canceled context. newStore must return an empty
 // store (a fresh table) for each subtest; it may register cleanups on the
 // subtest's t.
 func RunStoreContract(t *testing.T, newStore func(t *testing.T) checkpoint.Store) {
@@ -58,6 +60,7 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) checkpoint.Store
 			ChildShardIDs:                []string{"shardId-000000000009"},
 			StartingHashKey:              "0",
 			EndingHashKey:                "340282366920938463463374607431768211455",
+			OwnerSinceCounter:            39,
 		}
 		stored := create(t, c, s, l)
 		want := l
@@ -304,7 +307,8 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) checkpoint.Store
 		}
 		must.Equal(t, 1, winners)
 		must.Equal(t, racers-1, conflicts)
-		want := checkpoint.Lease{Key: "k", Owner: owners[winner], Counter: l.Counter + 1, Checkpoint: checkpoint.PositionTrimHorizon, OwnerSwitchesSinceCheckpoint: 1}
+		want := checkpoint.Lease{Key: "k", Owner: owners[winner], Counter: l.Counter + 1, Checkpoint: checkpoint.PositionTrimHorizon, OwnerSwitchesSinceCheckpoint: 1,
+			OwnerSinceCounter: l.Counter + 1} // taken from another owner: a move
 		expect.Equal(t, want, results[winner])
 		requireUnchanged(t, c, s, want)
 	})
@@ -376,6 +380,55 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) checkpoint.Store
 		must.NoError(t, err)
 		expect.Equal(t, int64(0), l.OwnerSwitchesSinceCheckpoint)
 		requireUnchanged(t, c, s, l)
+	})
+
+	t.Run("OwnerSinceCounterRecordsMovesToAnotherWorker", func(t *testing.T) {
+		c, s := ctx(t), newStore(t)
+		l := create(t, c, s, checkpoint.Lease{Key: "k", Checkpoint: checkpoint.PositionTrimHorizon})
+		// step runs a write and checks OwnerSinceCounter after it: the new Counter when the
+		// write moved the lease, else unchanged.
+		step := func(name string, moved bool, do func(checkpoint.Lease) (checkpoint.Lease, error)) {
+			t.Helper()
+			next, err := do(l)
+			must.NoError(t, err, name)
+			want := l.OwnerSinceCounter
+			if moved {
+				want = next.Counter
+			}
+			expect.Equal(t, want, next.OwnerSinceCounter, "%s: OwnerSinceCounter", name)
+			requireUnchanged(t, c, s, next)
+			l = next
+		}
+		take := func(owner string) func(checkpoint.Lease) (checkpoint.Lease, error) {
+			return func(l checkpoint.Lease) (checkpoint.Lease, error) { return s.TakeLease(c, l, owner) }
+		}
+		renew := func(l checkpoint.Lease) (checkpoint.Lease, error) { return s.RenewLease(c, l) }
+		step("first take of a new lease", false, take("a"))
+		expect.Equal(t, int64(0), l.OwnerSinceCounter, "a lease that never moved records no move")
+		step("renew", false, renew)
+		step("take by the owner itself", false, take("a"))
+		step("take from another owner", true, take("b"))
+		step("renew after the move", false, renew)
+		step("checkpoint after the move", false, func(l checkpoint.Lease) (checkpoint.Lease, error) {
+			return s.Checkpoint(c, l, checkpoint.ExtendedSequenceNumber{SequenceNumber: "7"})
+		})
+		step("release", true, func(l checkpoint.Lease) (checkpoint.Lease, error) { return s.ReleaseLease(c, l) })
+		step("take of a released lease", true, take("c"))
+		_, err := s.TakeLease(c, checkpoint.Lease{Key: "k", Counter: l.Counter - 1, Owner: "c"}, "d")
+		requireConflict(t, err, "take")
+		requireUnchanged(t, c, s, l)
+
+		hs, ok := s.(checkpoint.HandoffStore)
+		if !ok {
+			return
+		}
+		step("start of a handoff", false, func(l checkpoint.Lease) (checkpoint.Lease, error) { return hs.StartHandoff(c, l, "d") })
+		step("renew by the old owner during the handoff", false, renew)
+		step("end of the handoff", true, func(l checkpoint.Lease) (checkpoint.Lease, error) { return hs.FinishHandoff(c, l) })
+		step("start of another handoff", false, func(l checkpoint.Lease) (checkpoint.Lease, error) { return hs.StartHandoff(c, l, "e") })
+		step("forced take by the new owner", true, take("e"))
+		step("start of a third handoff", false, func(l checkpoint.Lease) (checkpoint.Lease, error) { return hs.StartHandoff(c, l, "f") })
+		step("take back by the old owner (the new one died)", false, take("e"))
 	})
 
 	t.Run("UpdateShardInfoKeepsCounterAndOwner", func(t *testing.T) {
