@@ -24,6 +24,7 @@ type seenLease struct {
 	owner      string
 	lastOwner  string    // the last non-empty owner seen
 	ownerSince time.Time // when the lease moved from one worker to another (zero: not seen)
+	movedAt    int64     // the table's OwnerSinceCounter last seen on the owned lease
 }
 
 func newExpiryTracker(failover time.Duration) *expiryTracker {
@@ -51,6 +52,16 @@ func (t *expiryTracker) observe(leases []checkpoint.Lease, now time.Time) {
 			}
 			s.owner = l.Owner
 		}
+		// A move recorded in the table is timed on this worker's clock when first seen
+		// while it is settling by the table's counters: a worker that starts after the move,
+		// or sees the counter advance fast (a processor checkpointing after every batch),
+		// still leaves the lease for FailoverTime.
+		if l.Owner != "" && l.OwnerSinceCounter != s.movedAt {
+			if movedRecently(l) {
+				s.ownerSince = now
+			}
+			s.movedAt = l.OwnerSinceCounter
+		}
 		if s.counter != l.Counter {
 			s.counter, s.since = l.Counter, now
 		}
@@ -71,13 +82,29 @@ func (t *expiryTracker) expired(l checkpoint.Lease, now time.Time) bool {
 }
 
 // movedWithin reports whether l moved from one worker to another less than d before now,
-// as seen by this worker's scans: such a lease is not stolen, so that a lease just taken
-// over (a failover, a release at shutdown) does not move twice in a row. A worker that
-// starts after the move has not seen it and may steal at once (with a graceful handoff
-// that costs a pause of the shard, not duplicates).
+// as seen by this worker's scans: an owner change it saw, or a move recorded in the table
+// (OwnerSinceCounter) that it first saw while the lease was settling (see observe).
 func (t *expiryTracker) movedWithin(l checkpoint.Lease, now time.Time, d time.Duration) bool {
 	s, ok := t.seen[l.Key]
 	return ok && !s.ownerSince.IsZero() && now.Sub(s.ownerSince) < d
+}
+
+// settling reports whether l moved from one worker to another so recently that it is not
+// stolen, so that a lease just taken over (a failover, a release at shutdown, a handoff)
+// does not move twice in a row: by the table (movedRecently), which every worker sees,
+// one that has just started included; or by this worker's clock, within the failover
+// time of the move (movedWithin).
+func (t *expiryTracker) settling(l checkpoint.Lease, now time.Time) bool {
+	return movedRecently(l) || t.movedWithin(l, now, t.failover)
+}
+
+// movedRecently reports whether the table records that l moved to its owner fewer than
+// renewalsPerFailover counter increments ago: its owner has not renewed it for
+// FailoverTime since. Counters, not timestamps, so clock skew between workers does not
+// matter. A lease without the record (OwnerSinceCounter 0: written by the KCL or an older
+// version, or never moved) counts as settled.
+func movedRecently(l checkpoint.Lease) bool {
+	return l.OwnerSinceCounter > 0 && l.Counter-l.OwnerSinceCounter < renewalsPerFailover
 }
 
 // takePlan is what one take cycle decided.
@@ -100,8 +127,8 @@ type planInput struct {
 	// down after a loss); they are never taken again until it has exited.
 	busy    func(key string) bool
 	expired func(checkpoint.Lease) bool
-	// settling reports leases whose owner changed moments ago; they are not stolen. Nil:
-	// none.
+	// settling reports leases whose owner changed moments ago (expiryTracker.settling);
+	// they are not stolen. Nil: none.
 	settling  func(checkpoint.Lease) bool
 	maxLeases int
 	// byThroughput balances steals by the leases' ThroughputKBps instead of their count

@@ -78,8 +78,19 @@
 // Either way a joining worker reaches its share in its first scan whatever the shard
 // count (the KCL steals one lease per 20 s), and a steal never makes the victim want to
 // steal back. Leases whose shard waits for its parents are never stolen, nor are leases
-// whose owner changed within FailoverTime (a lease just taken over after a failover or a
-// release is not moved again moments later), nor leases in a handoff.
+// in a handoff, nor leases that have just moved (settling), so that a lease is not moved
+// twice in a row: a worker that restarts right after a survivor took its shards over
+// leaves them there. Every move to another worker is recorded in the lease table
+// (ownerSinceCounter: the lease counter right after the move), so every worker, one that
+// has just started included, knows it; a lease settles once its owner has renewed it for
+// FailoverTime since the move (3 counter increments; counters, not timestamps, so clock
+// skew does not matter), and no earlier than FailoverTime after a worker first saw the
+// move on its own clock (checkpoints also advance the counter). A take from a dead owner,
+// the end of a graceful handoff, a forced handoff and the take of a lease released at a
+// graceful shutdown are moves; the first take of a new lease is not, so a fleet that
+// starts together balances at once. A fleet restarted as a whole after its workers
+// released their leases finds them all moved, and balances them FailoverTime after the
+// first worker took them.
 //
 // A steal is a graceful handoff when the store implements checkpoint.HandoffStore
 // (DynamoDB and Memory do), in the KCL 3.x shape: the thief marks the lease (leaseOwner =

@@ -133,8 +133,9 @@ type Options struct {
 
 	// Balancing selects how workers balance leases between them: BalanceByThroughput
 	// (the default) or BalanceByLeaseCount. Every worker of an application should use the
-	// same. A lease whose owner changed within FailoverTime is never stolen, so a shard
-	// that just failed over (or a worker that restarts) does not move twice in a row.
+	// same. A lease that moved to its owner within about FailoverTime (recorded in the
+	// lease table) is never stolen, so a shard that just failed over (or a worker that
+	// restarts) does not move twice in a row.
 	Balancing Balancing
 
 	// HandoffTimeout bounds a graceful lease handoff. A worker that steals a lease (to

@@ -6,9 +6,14 @@ import (
 	"time"
 )
 
-// renewLoop renews every held lease each FailoverTime/3.
+// renewalsPerFailover is how many times a lease is renewed within FailoverTime: a lease
+// expires when its counter has not changed for FailoverTime, so an owner that misses a
+// renewal or two still keeps it.
+const renewalsPerFailover = 3
+
+// renewLoop renews every held lease each FailoverTime/renewalsPerFailover.
 func (w *worker) renewLoop(ctx context.Context) {
-	interval := w.opts.FailoverTime / 3
+	interval := w.opts.FailoverTime / renewalsPerFailover
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	sem := make(chan struct{}, 8)

@@ -80,9 +80,9 @@ func (w *worker) takeOnce(ctx context.Context) (int, error) {
 		held:    nheld,
 		busy:    func(k string) bool { return held[k] != nil },
 		expired: func(l checkpoint.Lease) bool { return w.tracker.expired(l, now) },
-		// A lease whose owner changed within the failover time is not moved again yet: a
-		// worker that restarts moments after a survivor took its shards over leaves them.
-		settling:     func(l checkpoint.Lease) bool { return w.tracker.movedWithin(l, now, w.opts.FailoverTime) },
+		// A lease whose owner changed moments ago is not moved again yet: a worker that
+		// restarts moments after a survivor took its shards over leaves them.
+		settling:     func(l checkpoint.Lease) bool { return w.tracker.settling(l, now) },
 		maxLeases:    w.opts.MaxLeasesForWorker,
 		byThroughput: w.opts.Balancing == BalanceByThroughput,
 		rng:          w.rng,
