@@ -92,10 +92,11 @@ func onFirstBatch(t *testing.T, client Client, stream, shard string, opts []func
 	if err != nil {
 		t.Fatal(err)
 	}
+	run := c.Run
 	if window > 0 {
-		c.deliveredWindow = window
+		run = func(ctx context.Context) error { return c.run(ctx, window) }
 	}
-	stop := runConsumer(t, c)
+	stop := runUntilStopped(t, run)
 	defer stop()
 	select {
 	case errs := <-results:

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync/atomic"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -43,14 +42,7 @@ type Consumer struct {
 	log          *slog.Logger
 	metrics      *metrics
 	running      atomic.Bool
-	readInterval time.Duration // minReadInterval; benchmarks lower it
-	// deliveredWindow is how many Kinesis records delivered since the last checkpoint a
-	// shard remembers for CheckpointAt (see deliveredWindow; tests lower it).
-	deliveredWindow int
-
-	fanOut            FanOutClient  // set for RetrievalFanOut
-	subscribe         subscribeFunc // opens a subscription; tests script it
-	subscribeInterval time.Duration // minSubscribeInterval; tests may lower it
+	fanOut       FanOutClient // set for RetrievalFanOut
 }
 
 // New returns a Consumer of streamName that keeps leases and checkpoints in store and
@@ -101,17 +93,7 @@ func New(client Client, streamName string, store checkpoint.Store, newProcessor 
 		opts:         o,
 		log:          o.Logger.With("stream", streamName, "worker", o.WorkerID),
 		metrics:      m,
-		readInterval: minReadInterval,
-
-		deliveredWindow: deliveredWindow(&o),
-
-		fanOut:            fc,
-		subscribeInterval: minSubscribeInterval,
-	}
-	if ss, ok := fc.(streamSubscriber); ok {
-		c.subscribe = ss.subscribeStream
-	} else if fc != nil {
-		c.subscribe = clientSubscribe(fc)
+		fanOut:       fc,
 	}
 	return c, nil
 }
@@ -134,6 +116,12 @@ func (c *Consumer) WorkerID() string { return c.opts.WorkerID }
 // stream creates no table). Failures while running (throttling, network errors,
 // processor errors) are logged and retried.
 func (c *Consumer) Run(ctx context.Context) error {
+	return c.run(ctx, deliveredWindow(&c.opts))
+}
+
+// run is Run with the number of delivered Kinesis records each shard remembers for
+// CheckpointAt (deliveredWindow of the options; tests pass a smaller one).
+func (c *Consumer) run(ctx context.Context, window int) error {
 	if !c.running.CompareAndSwap(false, true) {
 		return ErrAlreadyRunning
 	}
@@ -158,6 +146,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 	}
 	w := newWorker(c)
+	w.deliveredWindow = window
 	if c.fanOut != nil {
 		var streamARN string
 		if sum.StreamDescriptionSummary != nil {

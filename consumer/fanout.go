@@ -36,36 +36,18 @@ const minSubscribeInterval = time.Second
 // consumerPollInterval is how often a registering consumer's status is checked.
 const consumerPollInterval = 500 * time.Millisecond
 
-// eventStream is the part of *kinesis.SubscribeToShardEventStream the reader uses.
-type eventStream interface {
-	Events() <-chan types.SubscribeToShardEventStream
-	Close() error
-	Err() error
-}
-
-// subscribeFunc opens one subscription; the default calls FanOutClient.SubscribeToShard.
-// Unit tests replace it to script event streams.
-type subscribeFunc func(ctx context.Context, in *kinesis.SubscribeToShardInput) (eventStream, error)
-
-// streamSubscriber is implemented by in-package test fakes of FanOutClient, whose
-// SubscribeToShard cannot build a *kinesis.SubscribeToShardOutput (its stream is
-// unexported): the consumer then subscribes through subscribeStream.
-type streamSubscriber interface {
-	subscribeStream(ctx context.Context, in *kinesis.SubscribeToShardInput) (eventStream, error)
-}
-
-func clientSubscribe(fc FanOutClient) subscribeFunc {
-	return func(ctx context.Context, in *kinesis.SubscribeToShardInput) (eventStream, error) {
-		out, err := fc.SubscribeToShard(ctx, in, awserr.NoKinesisRetry, ownEventStreamCodec)
-		if err != nil {
-			return nil, err
-		}
-		es := out.GetStream()
-		if es == nil {
-			return nil, errors.New("SubscribeToShard returned no event stream")
-		}
-		return es, nil
+// subscribeToShard opens one subscription: SubscribeToShard without the SDK's retries
+// (the reader retries) and with its own event-stream codec.
+func (c *Consumer) subscribeToShard(ctx context.Context, in *kinesis.SubscribeToShardInput) (*kinesis.SubscribeToShardEventStream, error) {
+	out, err := c.fanOut.SubscribeToShard(ctx, in, awserr.NoKinesisRetry, ownEventStreamCodec)
+	if err != nil {
+		return nil, err
 	}
+	es := out.GetStream()
+	if es == nil {
+		return nil, errors.New("SubscribeToShard returned no event stream")
+	}
+	return es, nil
 }
 
 // ownEventStreamCodec gives one SubscribeToShard call its own protocol instance. The
@@ -156,16 +138,16 @@ func (c *Consumer) registerOrFind(ctx context.Context, streamARN string) (string
 }
 
 func (w *worker) currentConsumerARN() string {
-	w.arnMu.Lock()
-	defer w.arnMu.Unlock()
+	w.arnLock <- struct{}{}
+	defer func() { <-w.arnLock }()
 	return w.consumerARN
 }
 
 // reregister registers the stream consumer again after stale was found deleted, unless
 // another shard did already. Shards that subscribe meanwhile wait for it.
 func (w *worker) reregister(ctx context.Context, stale string) {
-	w.arnMu.Lock()
-	defer w.arnMu.Unlock()
+	w.arnLock <- struct{}{}
+	defer func() { <-w.arnLock }()
 	if w.consumerARN != stale {
 		return
 	}
@@ -221,12 +203,12 @@ func (s *shard) subscribe(ctx context.Context, out chan<- batch) {
 	m := s.w.m
 	health := readHealth{s: s}
 	for ctx.Err() == nil {
-		if wait := time.Until(lastCall.Add(s.w.c.subscribeInterval)); wait > 0 && !sleep(ctx, wait) {
+		if wait := time.Until(lastCall.Add(minSubscribeInterval)); wait > 0 && !sleep(ctx, wait) {
 			return
 		}
 		lastCall = time.Now()
 		arn := s.w.currentConsumerARN()
-		es, err := s.w.c.subscribe(ctx, &kinesis.SubscribeToShardInput{
+		es, err := s.w.c.subscribeToShard(ctx, &kinesis.SubscribeToShardInput{
 			ConsumerARN:      aws.String(arn),
 			ShardId:          aws.String(s.id),
 			StartingPosition: s.startingPosition(cont),
@@ -294,7 +276,7 @@ func (s *shard) subscribe(ctx context.Context, out chan<- batch) {
 // consumeEvents reads one subscription's events into batches until it ends. ended: the
 // shard ended (its last batch was sent); got: at least one event arrived; err: the
 // subscription's error (nil when it ended normally).
-func (s *shard) consumeEvents(ctx context.Context, es eventStream, cont *string, skip *checkpoint.ExtendedSequenceNumber, out chan<- batch) (ended, got bool, err error) {
+func (s *shard) consumeEvents(ctx context.Context, es *kinesis.SubscribeToShardEventStream, cont *string, skip *checkpoint.ExtendedSequenceNumber, out chan<- batch) (ended, got bool, err error) {
 	events := es.Events()
 	for {
 		var ev types.SubscribeToShardEventStream

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,6 +24,7 @@ import (
 	"github.com/kinesis-go/kinesis/checkpoint"
 	"github.com/kinesis-go/kinesis/internal/faults"
 	"github.com/kinesis-go/kinesis/internal/testbed"
+	"github.com/kinesis-go/kinesis/kinesistest"
 )
 
 // fanOutOptions are testOptions with enhanced fan-out and a unique consumer name.
@@ -111,7 +113,6 @@ func TestFanOutResumesAtTheRightRecordAfterSubscriptionErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.subscribeInterval = 200 * time.Millisecond // kinesis-mock has no such limit; keep the test short
 	want := putRecords(t, kc, stream, 4, 40, "a")
 	runConsumer(t, c)
 	// Keep records coming until every fault happened: kinesis-mock notices a closed
@@ -225,8 +226,43 @@ func (b *cutBody) Read(p []byte) (int, error) {
 
 func (b *cutBody) Close() error { return b.body.Close() }
 
+// newFanOutServer returns an in-process Kinesis (kinesistest) with stream "s" of the given
+// shard count, and a *kinesis.Client of it: enhanced fan-out through the SDK's own event
+// streams, like AWS's (an event without ContinuationSequenceNumber and with the
+// ChildShards at a closed shard's end). Its connections are in memory: tests call it
+// inside a testing/synctest bubble.
+func newFanOutServer(t *testing.T, shards int, optFns ...func(*kinesistest.Options)) (*kinesistest.Server, *kinesis.Client) {
+	t.Helper()
+	srv := kinesistest.NewServer(t, optFns...)
+	if err := srv.CreateStream("s", shards); err != nil {
+		t.Fatal(err)
+	}
+	return srv, srv.Client()
+}
+
+// fastFanOutOptions are fastOptions with enhanced fan-out.
+func fastFanOutOptions(t testing.TB, worker string, extra ...func(*Options)) []func(*Options) {
+	return fastOptions(t, worker, append([]func(*Options){func(o *Options) { o.Retrieval = RetrievalFanOut }}, extra...)...)
+}
+
+// streamConsumers returns the consumers registered on stream "s".
+func streamConsumers(t *testing.T, kc *kinesis.Client) []types.Consumer {
+	t.Helper()
+	ctx := context.Background()
+	sum, err := kc.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("s")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := kc.ListStreamConsumers(ctx, &kinesis.ListStreamConsumersInput{StreamARN: sum.StreamDescriptionSummary.StreamARN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.Consumers
+}
+
 func TestFanOutNeedsAFanOutClient(t *testing.T) {
-	fake, _ := newFakeStream(t, 1)
+	srv := kinesistest.NewServer(t)
+	fake := srv.Kinesis() // no SubscribeToShard: not a FanOutClient
 	_, err := New(fake, "s", checkpoint.NewMemory(), NewFunc(func(context.Context, string, []Record) error { return nil }),
 		func(o *Options) { o.Retrieval = RetrievalFanOut })
 	if !errors.Is(err, ErrInvalidOptions) {
@@ -237,7 +273,7 @@ func TestFanOutNeedsAFanOutClient(t *testing.T) {
 	if !errors.Is(err, ErrInvalidOptions) {
 		t.Fatalf("New with an unknown Retrieval: %v, want ErrInvalidOptions", err)
 	}
-	c, err := New(&fakeFanOut{Kinesis: fake}, "s", checkpoint.NewMemory(), NewFunc(func(context.Context, string, []Record) error { return nil }),
+	c, err := New(srv.Client(), "s", checkpoint.NewMemory(), NewFunc(func(context.Context, string, []Record) error { return nil }),
 		func(o *Options) { o.Retrieval = RetrievalFanOut; o.ApplicationName = "app" })
 	if err != nil {
 		t.Fatal(err)
@@ -251,128 +287,189 @@ func TestFanOutNeedsAFanOutClient(t *testing.T) {
 // ChildShards) takes the same path as polling: children start after their parents,
 // nothing is lost or reordered, ShardEnded gets the children.
 func TestFanOutShardEndWithChildShardsInMemory(t *testing.T) {
-	f := newFakeFanOut(t, 4)
-	f.eventsPerSubscription = 5
-	reshardScenario(t, f, "s", checkpoint.NewMemory(), func(t testing.TB, worker string, extra ...func(*Options)) []func(*Options) {
-		return fastFanOutOptions(t, worker, append([]func(*Options){func(o *Options) { o.DeregisterOnShutdown = true }}, extra...)...)
-	}, 300)
-	if f.ended.Load() == 0 {
-		t.Error("no subscription reached a shard end")
-	}
-	if f.subscriptions.Load() <= f.ended.Load()+4 {
-		t.Errorf("%d subscriptions: the 5-event subscriptions were never renewed", f.subscriptions.Load())
-	}
-	if f.registered.Load() != 2 {
-		t.Errorf("RegisterStreamConsumer called %d times, want once per worker", f.registered.Load())
-	}
-}
-
-// A slow processor stops the subscription's reading: the reader holds at most
-// MaxPrefetchBatches events plus one.
-func TestFanOutBackPressureBoundsBufferedEvents(t *testing.T) {
-	f := newFakeFanOut(t, 1)
-	f.eventsPerSubscription = 1000
-	putRecords(t, f, "s", 4, 700, "a") // 100 events of 7 records
-	release := make(chan struct{})
-	var calls atomic.Int32
-	proc := NewFunc(func(ctx context.Context, shard string, recs []Record) error {
-		calls.Add(1)
-		select {
-		case <-release:
-		case <-ctx.Done():
+	synctest.Test(t, func(t *testing.T) {
+		srv, kc := newFanOutServer(t, 4)
+		reshardScenario(t, kc, "s", checkpoint.NewMemory(), func(t testing.TB, worker string, extra ...func(*Options)) []func(*Options) {
+			return fastFanOutOptions(t, worker, append([]func(*Options){func(o *Options) { o.DeregisterOnShutdown = true }}, extra...)...)
+		}, 300)
+		if n := srv.Stats().Calls[kinesistest.OpRegisterStreamConsumer]; n != 2 {
+			t.Errorf("RegisterStreamConsumer called %d times, want once per worker", n)
 		}
-		return nil
 	})
-	c, err := New(f, "s", checkpoint.NewMemory(), proc, fastFanOutOptions(t, "w1", func(o *Options) { o.MaxPrefetchBatches = 2 })...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := runConsumer(t, c)
-	// The processor blocks on the first event; then the reader takes at most
-	// MaxPrefetchBatches (the channel) + 1 (its blocked send) more, and the pump's next
-	// offer must stay pending: the event stream is not read any further.
-	waitUntil(t, 10*time.Second, "the pipeline to fill", func() bool { return calls.Load() == 1 && f.offered.Load() >= 5 })
-	if got := f.sent.Load(); got != 4 {
-		t.Errorf("the reader took %d events behind a blocked processor, want 1 + 2 + 1 = 4", got)
-	}
-	// A grace period for a wrongly unbounded reader to show itself.
-	time.Sleep(100 * time.Millisecond)
-	if got := f.sent.Load(); got != 4 || calls.Load() != 1 {
-		t.Errorf("after 100ms the reader took %d events (want 4), ProcessRecords calls %d", got, calls.Load())
-	}
-	close(release)
-	stop()
 }
 
-func TestFanOutReusesTheConsumerAndDeregistersOnlyWhenAsked(t *testing.T) {
-	f := newFakeFanOut(t, 1)
-	want := putRecords(t, f, "s", 2, 20, "a")
-	for i, deregister := range []bool{false, true} {
+// A subscription ends after 5 minutes (like AWS's); the reader subscribes again after
+// its last event: the records put later arrive once each, in order, through exactly one
+// more SubscribeToShard call.
+func TestFanOutSubscribesAgainWhenASubscriptionEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv, kc := newFanOutServer(t, 1)
+		want := putRecords(t, kc, "s", 4, 40, "a")
 		r := newRecorder()
-		c, err := New(f, "s", checkpoint.NewMemory(), r.factory("w1"), fastFanOutOptions(t, "w1", func(o *Options) { o.DeregisterOnShutdown = deregister })...)
+		c, err := New(kc, "s", checkpoint.NewMemory(), r.factory("w1"), fastFanOutOptions(t, "w1")...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runConsumer(t, c)
+		r.waitFor(t, 10*time.Second, "records", func() bool { return r.distinct() >= len(want) })
+		if n := srv.Stats().Calls[kinesistest.OpSubscribeToShard]; n != 1 {
+			t.Fatalf("%d SubscribeToShard calls before the subscription's end, want 1", n)
+		}
+		time.Sleep(kinesistest.DefaultSubscriptionDuration + time.Second)
+		synctest.Wait()
+		if n := srv.Stats().Calls[kinesistest.OpSubscribeToShard]; n != 2 {
+			t.Errorf("%d SubscribeToShard calls a second after the first subscription ended, want 2", n)
+		}
+		want = append(want, putRecords(t, kc, "s", 4, 40, "b")...)
+		r.waitFor(t, 10*time.Second, "records put after the renewal", func() bool { return r.distinct() >= len(want) })
+		r.checkComplete(t, want)
+		if got := r.total(); got != len(want) {
+			t.Errorf("delivered %d records, want exactly %d: the new subscription starts after the last event", got, len(want))
+		}
+	})
+}
+
+// A slow processor stops the subscription's reading: behind a blocked ProcessRecords the
+// reader holds MaxPrefetchBatches events plus the one it is sending, and the SDK's event
+// stream and the connection hold what they buffer; the server then cannot write its next
+// event, so it reads no further records, however long the processor takes.
+func TestFanOutBackPressureBoundsBufferedEvents(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv, kc := newFanOutServer(t, 1)
+		// 60 records of 300 KiB: an event holds at most 1 MiB, so 3 records each.
+		const records, perEvent = 60, 3
+		data := make([]byte, 300<<10)
+		for i := 0; i < records; i += 10 {
+			var entries []types.PutRecordsRequestEntry
+			for j := range 10 {
+				entries = append(entries, types.PutRecordsRequestEntry{PartitionKey: aws.String("k"), Data: fmt.Appendf(data[:0:0], "%06d%s", i+j, data[6:])})
+			}
+			if _, err := srv.Kinesis().PutRecords(context.Background(), &kinesis.PutRecordsInput{StreamName: aws.String("s"), Records: entries}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		release := make(chan struct{})
+		var calls, got atomic.Int32
+		proc := NewFunc(func(ctx context.Context, shard string, recs []Record) error {
+			calls.Add(1)
+			got.Add(int32(len(recs)))
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return nil
+		})
+		const prefetch = 2
+		c, err := New(kc, "s", checkpoint.NewMemory(), proc, fastFanOutOptions(t, "w1", func(o *Options) { o.MaxPrefetchBatches = prefetch })...)
 		if err != nil {
 			t.Fatal(err)
 		}
 		stop := runConsumer(t, c)
-		r.waitFor(t, 10*time.Second, "records", func() bool { return r.distinct() >= len(want) })
-		stop()
-		r.checkComplete(t, want)
-		if got, want := f.deregistered.Load(), int32(i); got != want {
-			t.Errorf("run %d (DeregisterOnShutdown %v): %d deregistrations, want %d", i+1, deregister, got, want)
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		read := srv.Stats().RecordsRead
+		// The processor's event, prefetch in the channel, one the reader sends, one the
+		// SDK decoded and one the server is writing.
+		if bound := int64((1 + prefetch + 1 + 2) * perEvent); calls.Load() != 1 || read > bound || read < (1+prefetch+1)*perEvent {
+			t.Errorf("behind a blocked processor (ProcessRecords calls %d) the server sent %d records, want %d..%d", calls.Load(), read, (1+prefetch+1)*perEvent, bound)
 		}
-	}
-	if f.registered.Load() != 2 {
-		t.Errorf("RegisterStreamConsumer calls %d, want 2 (the second got ResourceInUse and reused it)", f.registered.Load())
-	}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if now := srv.Stats().RecordsRead; now != read || calls.Load() != 1 {
+			t.Errorf("a minute later the server sent %d records (was %d), ProcessRecords calls %d: the reading did not stop", now, read, calls.Load())
+		}
+		close(release)
+		for got.Load() < records {
+			time.Sleep(100 * time.Millisecond)
+		}
+		stop()
+	})
+}
+
+func TestFanOutReusesTheConsumerAndDeregistersOnlyWhenAsked(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv, kc := newFanOutServer(t, 1)
+		want := putRecords(t, kc, "s", 2, 20, "a")
+		for i, deregister := range []bool{false, true} {
+			r := newRecorder()
+			c, err := New(kc, "s", checkpoint.NewMemory(), r.factory("w1"), fastFanOutOptions(t, "w1", func(o *Options) { o.DeregisterOnShutdown = deregister })...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stop := runConsumer(t, c)
+			r.waitFor(t, 10*time.Second, "records", func() bool { return r.distinct() >= len(want) })
+			stop()
+			r.checkComplete(t, want)
+			if got, want := srv.Stats().Calls[kinesistest.OpDeregisterStreamConsumer], int64(i); got != want {
+				t.Errorf("run %d (DeregisterOnShutdown %v): %d deregistrations, want %d", i+1, deregister, got, want)
+			}
+		}
+		if n := srv.Stats().Calls[kinesistest.OpRegisterStreamConsumer]; n != 2 {
+			t.Errorf("RegisterStreamConsumer calls %d, want 2 (the second got ResourceInUse and reused it)", n)
+		}
+		if cs := streamConsumers(t, kc); len(cs) != 0 {
+			t.Errorf("after the deregistration %d consumers are registered, want none", len(cs))
+		}
+	})
 }
 
 func TestFanOutRegistersAgainWhenTheConsumerIsDeregisteredWhileRunning(t *testing.T) {
-	f := newFakeFanOut(t, 2)
-	want := putRecords(t, f, "s", 4, 40, "a")
-	r := newRecorder()
-	c, err := New(f, "s", checkpoint.NewMemory(), r.factory("w1"), fastFanOutOptions(t, "w1")...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runConsumer(t, c)
-	r.waitFor(t, 10*time.Second, "records", func() bool { return r.distinct() >= len(want) })
-	old := f.currentARN()
-	if _, err := f.DeregisterStreamConsumer(context.Background(), &kinesis.DeregisterStreamConsumerInput{ConsumerARN: aws.String(old)}); err != nil {
-		t.Fatal(err)
-	}
-	want = append(want, putRecords(t, f, "s", 4, 40, "b")...)
-	r.waitFor(t, 10*time.Second, "records after the deregistration", func() bool { return r.distinct() >= len(want) })
-	r.checkComplete(t, want)
-	if arn := f.currentARN(); arn == "" || arn == old {
-		t.Errorf("consumer ARN %q after the deregistration of %q, want a new registration", arn, old)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		srv, kc := newFanOutServer(t, 2)
+		want := putRecords(t, kc, "s", 4, 40, "a")
+		r := newRecorder()
+		c, err := New(kc, "s", checkpoint.NewMemory(), r.factory("w1"), fastFanOutOptions(t, "w1")...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runConsumer(t, c)
+		r.waitFor(t, 10*time.Second, "records", func() bool { return r.distinct() >= len(want) })
+		cs := streamConsumers(t, kc)
+		if len(cs) != 1 {
+			t.Fatalf("%d consumers registered, want 1", len(cs))
+		}
+		if _, err := kc.DeregisterStreamConsumer(context.Background(), &kinesis.DeregisterStreamConsumerInput{ConsumerARN: cs[0].ConsumerARN}); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, putRecords(t, kc, "s", 4, 40, "b")...)
+		r.waitFor(t, 10*time.Second, "records after the deregistration", func() bool { return r.distinct() >= len(want) })
+		r.checkComplete(t, want)
+		if n := srv.Stats().Calls[kinesistest.OpRegisterStreamConsumer]; n != 2 {
+			t.Errorf("RegisterStreamConsumer calls %d, want 2: registered again once", n)
+		}
+		if cs := streamConsumers(t, kc); len(cs) != 1 {
+			t.Errorf("%d consumers registered after the new registration, want 1", len(cs))
+		}
+	})
 }
 
 // deniedRegistration is a fan-out client whose identity may not register stream consumers.
-type deniedRegistration struct{ *fakeFanOut }
+type deniedRegistration struct{ *kinesis.Client }
 
 func (d deniedRegistration) RegisterStreamConsumer(context.Context, *kinesis.RegisterStreamConsumerInput, ...func(*kinesis.Options)) (*kinesis.RegisterStreamConsumerOutput, error) {
 	return nil, &types.AccessDeniedException{Message: aws.String("User: arn:aws:iam::1:user/x is not authorized to perform: kinesis:RegisterStreamConsumer")}
 }
 
 func TestFanOutAccessDeniedListsTheFanOutPermissions(t *testing.T) {
-	f := deniedRegistration{newFakeFanOut(t, 1)}
-	c, err := New(f, "s", checkpoint.NewMemory(), NewFunc(func(context.Context, string, []Record) error { return nil }), fastFanOutOptions(t, "w1")...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = c.Run(context.Background())
-	var ade *AccessDeniedError
-	if !errors.Is(err, ErrAccessDenied) || !errors.As(err, &ade) {
-		t.Fatalf("Run: %v, want an *AccessDeniedError", err)
-	}
-	msg := err.Error()
-	for _, want := range []string{"may not call kinesis:RegisterStreamConsumer", "kinesis:SubscribeToShard", "kinesis:DescribeStreamConsumer"} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("message lacks %q: %s", want, msg)
+	synctest.Test(t, func(t *testing.T) {
+		_, kc := newFanOutServer(t, 1)
+		c, err := New(deniedRegistration{kc}, "s", checkpoint.NewMemory(), NewFunc(func(context.Context, string, []Record) error { return nil }), fastFanOutOptions(t, "w1")...)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if strings.Contains(msg, "kinesis:GetRecords") || strings.Contains(msg, "kinesis:GetShardIterator") {
-		t.Errorf("a fan-out consumer's message lists the polling permissions: %s", msg)
-	}
+		err = c.Run(context.Background())
+		var ade *AccessDeniedError
+		if !errors.Is(err, ErrAccessDenied) || !errors.As(err, &ade) {
+			t.Fatalf("Run: %v, want an *AccessDeniedError", err)
+		}
+		msg := err.Error()
+		for _, want := range []string{"may not call kinesis:RegisterStreamConsumer", "kinesis:SubscribeToShard", "kinesis:DescribeStreamConsumer"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("message lacks %q: %s", want, msg)
+			}
+		}
+		if strings.Contains(msg, "kinesis:GetRecords") || strings.Contains(msg, "kinesis:GetShardIterator") {
+			t.Errorf("a fan-out consumer's message lists the polling permissions: %s", msg)
+		}
+	})
 }

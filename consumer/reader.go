@@ -70,7 +70,7 @@ func (s *shard) read(ctx context.Context, out chan<- batch) {
 			}
 			iterator = it
 		}
-		if wait := time.Until(lastCall.Add(s.w.c.readInterval)); wait > 0 && !sleep(ctx, wait) {
+		if wait := time.Until(lastCall.Add(minReadInterval)); wait > 0 && !sleep(ctx, wait) {
 			return
 		}
 		lastCall = time.Now()

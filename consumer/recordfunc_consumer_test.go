@@ -172,7 +172,6 @@ func TestRecordFuncSlowKeyHoldsBackOnlyItsKeyAndTheCheckpoint(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.readInterval = 0
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		go func() { done <- c.Run(ctx) }()

@@ -72,7 +72,7 @@ func newShard(ctx context.Context, w *worker, l checkpoint.Lease, sent time.Time
 		start:        l.Checkpoint,
 		parents:      l.ParentShardIDs,
 		exited:       make(chan struct{}),
-		deliveredLog: deliveredLog{max: w.c.deliveredWindow},
+		deliveredLog: deliveredLog{max: w.deliveredWindow},
 	}
 	s.ctx, s.cancel = context.WithCancelCause(ctx)
 	s.handoff.out = make(chan struct{})

@@ -55,9 +55,16 @@ func (w *testWriter) Write(p []byte) (int, error) {
 // returned nil.
 func runConsumer(t testing.TB, c *Consumer) (stop func()) {
 	t.Helper()
+	return runUntilStopped(t, c.Run)
+}
+
+// runUntilStopped is runConsumer for a given run function (c.Run, or c.run with a
+// delivered window).
+func runUntilStopped(t testing.TB, run func(context.Context) error) (stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
+	go func() { done <- run(ctx) }()
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {

@@ -30,9 +30,14 @@ type worker struct {
 	rng        *rand.Rand
 	panics     panicLog // processor panics whose stack was logged
 
-	streamARN   string     // RetrievalFanOut: the stream's ARN
-	arnMu       sync.Mutex // guards consumerARN; held while registering again
-	consumerARN string     // RetrievalFanOut: the registered stream consumer
+	deliveredWindow int // Kinesis records a shard remembers for CheckpointAt (deliveredLog)
+
+	streamARN string // RetrievalFanOut: the stream's ARN
+	// arnLock (capacity 1) is held to read or set consumerARN, and while registering
+	// again. A channel, not a mutex: a shard waiting for a registration sleeping between
+	// attempts is durably blocked, so testing/synctest's clock moves on.
+	arnLock     chan struct{}
+	consumerARN string // RetrievalFanOut: the registered stream consumer
 
 	lastTakeInterval time.Duration // adaptive LeaseTakeInterval after the last good scan (takeLoop only)
 }
@@ -47,8 +52,11 @@ func newWorker(c *Consumer) *worker {
 		takeNow:    make(chan struct{}, 1),
 		syncNow:    make(chan struct{}, 1),
 		shardEnded: newBroadcast(),
+		arnLock:    make(chan struct{}, 1),
 		tracker:    newExpiryTracker(c.opts.FailoverTime),
 		rng:        rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+
+		deliveredWindow: deliveredWindow(&c.opts),
 	}
 	switch c.opts.InitialPosition {
 	case InitialPositionTrimHorizon:
