@@ -77,22 +77,25 @@ type shardLimiter struct {
 	gets, readBytes tokenbucket.Bucket
 	fanOut          map[string]*tokenbucket.Bucket // by consumer ARN
 	fanOutRate      int
+	origin          time.Time // the buckets' clock is the time since origin
 }
 
 func (l *shardLimiter) refill(lim *Limits, now time.Time) {
 	if !l.init {
 		l.init = true
-		l.records = tokenbucket.New(lim.RecordsPerSecond, now)
-		l.bytes = tokenbucket.New(lim.BytesPerSecond, now)
-		l.gets = tokenbucket.New(lim.GetRecordsPerSecond, now)
-		l.readBytes = tokenbucket.New(lim.ReadBytesPerSecond, now)
+		l.origin = now
+		l.records = tokenbucket.New(lim.RecordsPerSecond, 0)
+		l.bytes = tokenbucket.New(lim.BytesPerSecond, 0)
+		l.gets = tokenbucket.New(lim.GetRecordsPerSecond, 0)
+		l.readBytes = tokenbucket.New(lim.ReadBytesPerSecond, 0)
 		l.fanOutRate = lim.FanOutBytesPerSecond
 		return
 	}
-	l.records.Refill(now)
-	l.bytes.Refill(now)
-	l.gets.Refill(now)
-	l.readBytes.Refill(now)
+	t := now.Sub(l.origin)
+	l.records.Refill(t)
+	l.bytes.Refill(t)
+	l.gets.Refill(t)
+	l.readBytes.Refill(t)
 }
 
 // allowPut charges one record of size bytes; the caller holds l.mu.
@@ -136,15 +139,15 @@ func (l *shardLimiter) fanOutBudget(lim *Limits, consumer string, now time.Time)
 	}
 	b := l.fanOut[consumer]
 	if b == nil {
-		nb := tokenbucket.New(l.fanOutRate, now)
+		nb := tokenbucket.New(l.fanOutRate, now.Sub(l.origin))
 		b = &nb
 		l.fanOut[consumer] = b
 	}
-	b.Refill(now)
+	b.Refill(now.Sub(l.origin))
 	if n := b.Available(); n > 0 {
 		return n, 0
 	}
-	return 0, b.Wait()
+	return 0, b.Wait(1)
 }
 
 func (l *shardLimiter) chargeFanOut(consumer string, n int) {

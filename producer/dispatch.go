@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesis-go/kinesis/internal/awserr"
+	"github.com/kinesis-go/kinesis/internal/tokenbucket"
 )
 
 // shardQueue is the dispatcher's state of a shard: Kinesis records waiting to be
@@ -21,7 +22,7 @@ type shardQueue struct {
 	fresh krecList
 	retry krecList
 
-	records, bytes bucket
+	records, bytes tokenbucket.Bucket
 	throttles      int   // consecutive throttled attempts
 	blockedUntil   int64 // throttling backoff
 	busy           int   // PreserveOrder: records admitted and not done
@@ -92,11 +93,9 @@ func newDispatcher(p *Producer) *dispatcher {
 
 // initShard sets up a new shard's limiter: RateLimit percent of the shard limits.
 func (d *dispatcher) initShard(s *shard) {
-	f := float64(d.p.opts.RateLimit) / 100
-	s.q.records = newBucket(shardRecordsPerSec * f)
-	s.q.bytes = newBucket(shardBytesPerSec * f)
-	now := d.p.now()
-	s.q.records.last, s.q.bytes.last = now, now
+	pct, now := d.p.opts.RateLimit, time.Duration(d.p.now())
+	s.q.records = tokenbucket.New(shardRecordsPerSec*pct/100, now)
+	s.q.bytes = tokenbucket.New(shardBytesPerSec*pct/100, now)
 }
 
 func (d *dispatcher) kick() {
@@ -234,9 +233,10 @@ func (d *dispatcher) finished(r *sendResult, now int64) {
 		q := &s.q
 		q.throttles++
 		q.blockedUntil = now + int64(awserr.Backoff(q.throttles, throttleBackoffMin, throttleBackoffMax))
-		q.records.refill(now)
-		q.bytes.refill(now)
-		q.records.tokens, q.bytes.tokens = 0, 0
+		q.records.Refill(time.Duration(now))
+		q.bytes.Refill(time.Duration(now))
+		q.records.Drain()
+		q.bytes.Drain()
 	}
 	for _, s := range r.ok {
 		s.q.throttles = 0
@@ -335,18 +335,19 @@ func (d *dispatcher) admitShard(s *shard, now int64) int64 {
 	if order && q.busy > 0 {
 		return wakeAt // the shard's call in flight will wake us
 	}
-	q.records.refill(now)
-	q.bytes.refill(now)
+	q.records.Refill(time.Duration(now))
+	q.bytes.Refill(time.Duration(now))
 	fits := func(k *krec) bool {
-		if q.records.has(1) && q.bytes.has(float64(k.size)) {
+		size := float64(k.size)
+		if q.records.Has(1) && q.bytes.Has(size) {
 			return true
 		}
-		earliest(max(q.records.when(1), q.bytes.when(float64(k.size))))
+		earliest(q.admitsAt(size, now))
 		return false
 	}
 	admit := func(k *krec) {
-		q.records.tokens--
-		q.bytes.tokens -= float64(k.size)
+		q.records.Take(1)
+		q.bytes.Take(float64(k.size))
 		b := d.add(k)
 		if order {
 			q.busy++
@@ -385,6 +386,11 @@ func (d *dispatcher) admitShard(s *shard, now int64) int64 {
 		}
 	}
 	return wakeAt
+}
+
+// admitsAt returns when the rate limiter lets a Kinesis record of size bytes through.
+func (q *shardQueue) admitsAt(size float64, now int64) int64 {
+	return now + int64(max(q.records.Wait(1), q.bytes.Wait(size)))
 }
 
 func (d *dispatcher) removeRetry(q *shardQueue, k *krec) {

@@ -42,6 +42,7 @@ func (l ShardLimits) resolved() ShardLimits {
 
 type shardBuckets struct {
 	records, bytes, gets tokenbucket.Bucket
+	origin               time.Time // the buckets' clock is the time since origin
 }
 
 // bucketsFor returns k's buckets, refilled to now; i.mu must be held.
@@ -49,15 +50,17 @@ func (i *Injector) bucketsFor(k shardKey, now time.Time) *shardBuckets {
 	b, ok := i.buckets[k]
 	if !ok {
 		b = &shardBuckets{
-			records: tokenbucket.New(i.limit.RecordsPerSecond, now),
-			bytes:   tokenbucket.New(i.limit.BytesPerSecond, now),
-			gets:    tokenbucket.New(i.limit.GetRecordsPerSecond, now),
+			records: tokenbucket.New(i.limit.RecordsPerSecond, 0),
+			bytes:   tokenbucket.New(i.limit.BytesPerSecond, 0),
+			gets:    tokenbucket.New(i.limit.GetRecordsPerSecond, 0),
+			origin:  now,
 		}
 		i.buckets[k] = b
 	}
-	b.records.Refill(now)
-	b.bytes.Refill(now)
-	b.gets.Refill(now)
+	t := now.Sub(b.origin)
+	b.records.Refill(t)
+	b.bytes.Refill(t)
+	b.gets.Refill(t)
 	return b
 }
 

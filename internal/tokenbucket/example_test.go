@@ -8,10 +8,12 @@ import (
 )
 
 // A shard's 1,000 records per second: a burst takes the second's worth, then
-// the bucket refills with the clock.
+// the bucket refills with the clock (here a time.Time, read as the time since
+// an origin).
 func Example() {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	b := tokenbucket.New(1000, now)
+	origin := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := origin
+	b := tokenbucket.New(1000, now.Sub(origin))
 	accepted := 0
 	for range 1500 {
 		if b.Has(1) {
@@ -19,8 +21,9 @@ func Example() {
 			accepted++
 		}
 	}
-	fmt.Println("burst:", accepted, "wait:", b.Wait())
-	b.Refill(now.Add(250 * time.Millisecond))
+	fmt.Println("burst:", accepted, "wait:", b.Wait(1))
+	now = now.Add(250 * time.Millisecond)
+	b.Refill(now.Sub(origin))
 	fmt.Println("after 250ms:", b.Available())
 	// Output:
 	// burst: 1000 wait: 1ms
