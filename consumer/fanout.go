@@ -189,12 +189,14 @@ func (s *shard) startingPosition(cont string) *types.StartingPosition {
 
 // subscribe is the fan-out reader: it subscribes to the shard and sends batches to out
 // (bounded like read's) until the shard ends or ctx ends. A subscription that ends (after
-// 5 minutes) or fails is renewed from its last continuation sequence number.
+// 5 minutes) or fails is renewed from its last continuation sequence number. Each
+// subscription is one attempt of a retrier.do: a failed SubscribeToShard call waits a
+// backoff from minSubscribeInterval, a subscription that broke one from retryBase, and
+// one that delivered events before it broke starts the count again.
 func (s *shard) subscribe(ctx context.Context, out chan<- batch) {
 	var (
 		cont     string // continuation sequence number of the last event
 		lastCall time.Time
-		failures int
 	)
 	skip := s.start
 	if skip.IsSentinel() {
@@ -202,75 +204,108 @@ func (s *shard) subscribe(ctx context.Context, out chan<- batch) {
 	}
 	m := s.w.m
 	health := readHealth{s: s}
-	for ctx.Err() == nil {
-		if wait := time.Until(lastCall.Add(minSubscribeInterval)); wait > 0 && !sleep(ctx, wait) {
-			return
-		}
-		lastCall = time.Now()
-		arn := s.w.currentConsumerARN()
-		es, err := s.w.c.subscribeToShard(ctx, &kinesis.SubscribeToShardInput{
-			ConsumerARN:      aws.String(arn),
-			ShardId:          aws.String(s.id),
-			StartingPosition: s.startingPosition(cont),
-		})
-		if err != nil {
-			if ctx.Err() != nil {
-				return
+	maxBackoff := s.w.opts.MaxRetryBackoff
+	r := retrier{
+		max:       maxBackoff,
+		permanent: func(err error) bool { return errors.Is(err, errShardGone) },
+		delay: func(attempt int, err error) time.Duration {
+			if _, ok := errors.AsType[subscriptionError](err); ok {
+				return awserr.Backoff(attempt, retryBase, maxBackoff)
 			}
-			m.subscribe.Add(ctx, 1, s.subAttrs[1])
-			failures++
-			health.failed("SubscribeToShard", err)
-			code := awserr.Code(err)
-			switch {
-			case code == awserr.CodeResourceInUse:
-				// The previous subscription (ours, or the former owner's) is still open, or
-				// the last call was less than 5 s ago: wait and try again.
-				s.log.Debug("SubscribeToShard: subscription in use; retrying", "attempt", failures, "error", err)
-			case code == awserr.CodeResourceNotFound && s.gone(ctx):
-				s.log.Error("shard no longer exists (trimmed after the retention period before it was processed); ending it", "error", err)
-				select {
-				case out <- batch{end: true}:
-				case <-ctx.Done():
-				}
-				return
-			case code == awserr.CodeResourceNotFound:
-				// The shard exists, so the stream consumer is gone: deregistered from
-				// outside (or by a worker of this application with DeregisterOnShutdown).
-				s.log.Warn("SubscribeToShard: the stream consumer no longer exists; registering it again", "consumerARN", arn, "error", err)
-				s.w.reregister(ctx, arn)
-			case code == awserr.CodeAccessDenied:
-				s.log.Error("SubscribeToShard denied", "error", s.w.c.kinesisError("kinesis:SubscribeToShard", err))
-			case awserr.IsThrottle(err):
-				s.log.Debug("SubscribeToShard throttled; backing off", "attempt", failures, "error", err)
-			default:
-				s.log.Warn("SubscribeToShard failed; retrying", "attempt", failures, "error", err)
+			return awserr.Backoff(attempt, minSubscribeInterval, maxBackoff)
+		},
+		onRetry: func(attempt int, delay time.Duration, err error) {
+			if se, ok := errors.AsType[subscriptionError](err); ok {
+				s.log.Warn("subscription failed; subscribing again after the last event", "after", cont, "attempt", attempt, "delay", delay, "error", se.error)
 			}
-			sleep(ctx, awserr.Backoff(failures, minSubscribeInterval, s.w.opts.MaxRetryBackoff))
-			continue
-		}
-		m.subscribe.Add(ctx, 1, s.subAttrs[0])
-		ended, got, err := s.consumeEvents(ctx, es, &cont, &skip, out)
-		_ = es.Close()
-		if ended || ctx.Err() != nil {
-			return
-		}
-		if got {
-			failures = 0
-			health.succeeded()
-		}
-		if err != nil {
-			failures++
-			health.failed("SubscribeToShard", err)
-			m.subscriptionErrors.Add(ctx, 1, s.attrs)
-			delay := awserr.Backoff(failures, retryBase, s.w.opts.MaxRetryBackoff)
-			s.log.Warn("subscription failed; subscribing again after the last event", "after", cont, "attempt", failures, "delay", delay, "error", err)
-			if !sleep(ctx, delay) {
-				return
-			}
-			continue
-		}
-		s.log.Debug("subscription ended; subscribing again", "after", cont)
+		},
 	}
+	for ctx.Err() == nil {
+		var ended bool
+		err := r.do(ctx, func(attempt int) error {
+			if wait := time.Until(lastCall.Add(minSubscribeInterval)); wait > 0 && !sleep(ctx, wait) {
+				return ctx.Err()
+			}
+			lastCall = time.Now()
+			arn := s.w.currentConsumerARN()
+			es, err := s.w.c.subscribeToShard(ctx, &kinesis.SubscribeToShardInput{
+				ConsumerARN:      aws.String(arn),
+				ShardId:          aws.String(s.id),
+				StartingPosition: s.startingPosition(cont),
+			})
+			if err != nil {
+				if ctx.Err() != nil {
+					return err
+				}
+				m.subscribe.Add(ctx, 1, s.subAttrs[1])
+				health.failed("SubscribeToShard", err)
+				return s.subscribeFailed(ctx, attempt, arn, err)
+			}
+			m.subscribe.Add(ctx, 1, s.subAttrs[0])
+			var got bool
+			ended, got, err = s.consumeEvents(ctx, es, &cont, &skip, out)
+			_ = es.Close()
+			if ended || ctx.Err() != nil {
+				return nil
+			}
+			if got {
+				health.succeeded()
+			}
+			if err != nil {
+				health.failed("SubscribeToShard", err)
+				m.subscriptionErrors.Add(ctx, 1, s.attrs)
+				if got {
+					return afterProgress{subscriptionError{err}}
+				}
+				return subscriptionError{err}
+			}
+			s.log.Debug("subscription ended; subscribing again", "after", cont)
+			return nil
+		})
+		if errors.Is(err, errShardGone) {
+			select {
+			case out <- batch{end: true}:
+			case <-ctx.Done():
+			}
+			return
+		}
+		if err != nil || ended {
+			return
+		}
+	}
+}
+
+// subscriptionError is the failure of a subscription after SubscribeToShard succeeded.
+type subscriptionError struct{ error }
+
+func (e subscriptionError) Unwrap() error { return e.error }
+
+// subscribeFailed logs a failed SubscribeToShard call (attempt of the current series)
+// and acts on it: a consumer that no longer exists is registered again; a shard that no
+// longer exists ends the reader (errShardGone). It returns the error to retry.
+func (s *shard) subscribeFailed(ctx context.Context, attempt int, arn string, err error) error {
+	code := awserr.Code(err)
+	switch {
+	case code == awserr.CodeResourceInUse:
+		// The previous subscription (ours, or the former owner's) is still open, or the
+		// last call was less than 5 s ago: wait and try again.
+		s.log.Debug("SubscribeToShard: subscription in use; retrying", "attempt", attempt, "error", err)
+	case code == awserr.CodeResourceNotFound && s.gone(ctx):
+		s.log.Error("shard no longer exists (trimmed after the retention period before it was processed); ending it", "error", err)
+		return errShardGone
+	case code == awserr.CodeResourceNotFound:
+		// The shard exists, so the stream consumer is gone: deregistered from outside (or
+		// by a worker of this application with DeregisterOnShutdown).
+		s.log.Warn("SubscribeToShard: the stream consumer no longer exists; registering it again", "consumerARN", arn, "error", err)
+		s.w.reregister(ctx, arn)
+	case code == awserr.CodeAccessDenied:
+		s.log.Error("SubscribeToShard denied", "error", s.w.c.kinesisError("kinesis:SubscribeToShard", err))
+	case awserr.IsThrottle(err):
+		s.log.Debug("SubscribeToShard throttled; backing off", "attempt", attempt, "error", err)
+	default:
+		s.log.Warn("SubscribeToShard failed; retrying", "attempt", attempt, "error", err)
+	}
+	return err
 }
 
 // consumeEvents reads one subscription's events into batches until it ends. ended: the

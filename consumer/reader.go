@@ -31,12 +31,14 @@ type batch struct {
 
 // read polls the shard and sends batches to out (bounded: a slow processor blocks the
 // reader, so at most cap(out)+2 results are held) until the shard ends or ctx ends.
+// Each batch is one retrier.do: failed calls are retried with backoff, and a failed
+// read gets a new iterator (after the last record read) unless it was throttled or
+// denied.
 func (s *shard) read(ctx context.Context, out chan<- batch) {
 	var (
 		iterator string
 		lastRead string // sequence number of the last Kinesis record read
 		lastCall time.Time
-		failures int
 	)
 	health := readHealth{s: s}
 	skip := s.start // every (seq, subseq) <= skip was processed before
@@ -44,66 +46,69 @@ func (s *shard) read(ctx context.Context, out chan<- batch) {
 		skip = checkpoint.ExtendedSequenceNumber{}
 	}
 	limit := s.w.opts.MaxRecords
+	maxBackoff := s.w.opts.MaxRetryBackoff
+	r := retrier{
+		base: retryBase, max: maxBackoff,
+		permanent: func(err error) bool { return errors.Is(err, errShardGone) },
+		delay: func(attempt int, err error) time.Duration {
+			if awserr.Code(err) == awserr.CodeExpiredIterator && attempt <= 2 {
+				return 0 // a new iterator at once
+			}
+			return awserr.Backoff(attempt, retryBase, maxBackoff)
+		},
+		onRetry: func(attempt int, delay time.Duration, err error) {
+			if ie, ok := errors.AsType[iteratorError](err); ok {
+				s.log.Warn("GetShardIterator failed; retrying", "attempt", attempt, "delay", delay, "error", ie.error)
+			}
+		},
+	}
 	for ctx.Err() == nil {
-		if iterator == "" {
-			it, err := s.getIterator(ctx, lastRead)
+		var resp *kinesis.GetRecordsOutput
+		err := r.do(ctx, func(attempt int) error {
+			if iterator == "" {
+				it, err := s.getIterator(ctx, lastRead)
+				if err != nil {
+					if ctx.Err() != nil {
+						return err
+					}
+					health.failed("GetShardIterator", err)
+					if awserr.IsNotFound(err) && s.gone(ctx) {
+						s.log.Error("shard no longer exists (trimmed after the retention period before it was processed); ending it", "error", err)
+						return errShardGone
+					}
+					return iteratorError{err}
+				}
+				iterator = it
+			}
+			if wait := time.Until(lastCall.Add(minReadInterval)); wait > 0 && !sleep(ctx, wait) {
+				return ctx.Err()
+			}
+			lastCall = time.Now()
+			var err error
+			resp, err = s.w.c.client.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(iterator), Limit: aws.Int32(limit)}, awserr.NoKinesisRetry)
 			if err != nil {
 				if ctx.Err() != nil {
-					return
+					return err
 				}
-				failures++
-				health.failed("GetShardIterator", err)
-				if awserr.IsNotFound(err) && s.gone(ctx) {
-					// The shard was trimmed before it was finished: its data is gone. End
-					// it so its children can start.
-					s.log.Error("shard no longer exists (trimmed after the retention period before it was processed); ending it", "error", err)
-					select {
-					case out <- batch{end: true}:
-					case <-ctx.Done():
-					}
-					return
-				}
-				delay := awserr.Backoff(failures, retryBase, s.w.opts.MaxRetryBackoff)
-				s.log.Warn("GetShardIterator failed; retrying", "attempt", failures, "delay", delay, "error", err)
-				sleep(ctx, delay)
-				continue
+				health.failed("GetRecords", err)
+				s.readFailed(attempt, err, lastRead, &iterator)
+				return err
 			}
-			iterator = it
-		}
-		if wait := time.Until(lastCall.Add(minReadInterval)); wait > 0 && !sleep(ctx, wait) {
+			health.succeeded()
+			return nil
+		})
+		if errors.Is(err, errShardGone) {
+			// The shard was trimmed before it was finished: its data is gone. End it so
+			// its children can start.
+			select {
+			case out <- batch{end: true}:
+			case <-ctx.Done():
+			}
 			return
 		}
-		lastCall = time.Now()
-		resp, err := s.w.c.client.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(iterator), Limit: aws.Int32(limit)}, awserr.NoKinesisRetry)
 		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			failures++
-			health.failed("GetRecords", err)
-			code := awserr.Code(err)
-			switch {
-			case awserr.IsThrottle(err):
-				s.log.Debug("GetRecords throttled; backing off", "attempt", failures, "error", err)
-			case code == awserr.CodeExpiredIterator:
-				s.log.Info("shard iterator expired; getting a new one after the last record read", "after", lastRead)
-				iterator = ""
-				if failures <= 2 {
-					continue
-				}
-			case code == awserr.CodeAccessDenied:
-				s.log.Error("GetRecords denied", "error", s.w.c.kinesisError("kinesis:GetRecords", err))
-			default:
-				// Server errors, invalid iterators (kinesis-mock answers those with HTTP
-				// 500), network errors: start again from a fresh iterator.
-				s.log.Warn("GetRecords failed; retrying with a new iterator", "attempt", failures, "error", err)
-				iterator = ""
-			}
-			sleep(ctx, awserr.Backoff(failures, retryBase, s.w.opts.MaxRetryBackoff))
-			continue
+			return // ctx ended
 		}
-		failures = 0
-		health.succeeded()
 		millis := aws.ToInt64(resp.MillisBehindLatest)
 		s.w.m.millisBehind.Record(ctx, millis, s.attrs)
 		b := batch{millisBehind: millis}
@@ -128,6 +133,34 @@ func (s *shard) read(ctx context.Context, out chan<- batch) {
 		if len(resp.Records) == 0 && millis == 0 && !sleep(ctx, s.w.opts.IdleTimeBetweenReads) {
 			return
 		}
+	}
+}
+
+// errShardGone ends a reader whose shard was trimmed before it was finished.
+var errShardGone = errors.New("the shard no longer exists")
+
+// iteratorError is a failed GetShardIterator call of read.
+type iteratorError struct{ error }
+
+func (e iteratorError) Unwrap() error { return e.error }
+
+// readFailed logs a failed GetRecords call (attempt of the current batch) and drops the
+// iterator unless the call was throttled or denied: server errors, invalid iterators
+// (kinesis-mock answers those with HTTP 500) and network errors start again from a
+// fresh iterator, after the last record read.
+func (s *shard) readFailed(attempt int, err error, lastRead string, iterator *string) {
+	code := awserr.Code(err)
+	switch {
+	case awserr.IsThrottle(err):
+		s.log.Debug("GetRecords throttled; backing off", "attempt", attempt, "error", err)
+	case code == awserr.CodeExpiredIterator:
+		s.log.Info("shard iterator expired; getting a new one after the last record read", "after", lastRead)
+		*iterator = ""
+	case code == awserr.CodeAccessDenied:
+		s.log.Error("GetRecords denied", "error", s.w.c.kinesisError("kinesis:GetRecords", err))
+	default:
+		s.log.Warn("GetRecords failed; retrying with a new iterator", "attempt", attempt, "error", err)
+		*iterator = ""
 	}
 }
 

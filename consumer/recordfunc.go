@@ -11,8 +11,6 @@ import (
 
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
-
-	"github.com/kinesis-go/kinesis/internal/awserr"
 )
 
 // Ordering is what a per-record handler (NewRecordFunc) keeps in order when it handles
@@ -342,43 +340,61 @@ func notify(c chan struct{}) {
 // handle calls fn until it succeeds or the failure policy gives the record up (and
 // OnFailure took it); false when fn's context ended first: the record is not done.
 func (p *recordFuncProcessor) handle(r *Record) bool {
-	var lastErr error
-	for failures := 0; ; {
-		if p.ctx.Err() != nil {
-			return false
+	var (
+		lastErr error
+		done    bool // handled, or given up and taken by OnFailure
+	)
+	rt := retrier{
+		base: recordRetryBase, max: p.cfg.maxRetryBackoff,
+		permanent: func(err error) bool { return err == errRecordSettled },
+		onRetry: func(attempt int, delay time.Duration, err error) {
+			p.cfg.log.Error("record handler failed; retrying the record (later records of its key wait)", "shard", p.shardID,
+				"sequenceNumber", r.SequenceNumber, "subSequenceNumber", r.SubSequenceNumber, "partitionKey", r.PartitionKey,
+				"attempt", attempt, "delay", delay, "error", err)
+		},
+	}
+	_ = rt.do(p.ctx, func(attempt int) error {
+		if attempt > 1 {
+			p.cfg.retries.Add(context.Background(), 1, p.cfg.attrs)
 		}
+		if err := p.ctx.Err(); err != nil {
+			return err
+		}
+		failures := attempt - 1
 		if p.cfg.policy.maxAge > 0 {
 			if now := time.Now(); p.cfg.policy.tooOld(*r, now) {
 				err := lastErr
 				if err == nil {
 					err = p.cfg.policy.tooOldError(*r, now)
 				}
-				return p.cfg.giveUp(FailedRecord{Record: *r, StreamName: p.cfg.stream, ShardID: p.shardID, Attempts: failures, Err: err, Reason: RecordTooOld})
+				done = p.cfg.giveUp(FailedRecord{Record: *r, StreamName: p.cfg.stream, ShardID: p.shardID, Attempts: failures, Err: err, Reason: RecordTooOld})
+				return errRecordSettled
 			}
 		}
 		err := p.call(r)
 		if err == nil {
-			return true
+			done = true
+			return nil
 		}
 		if p.ctx.Err() != nil {
-			return false
+			return err
 		}
-		failures++
 		lastErr = err
 		p.cfg.errors.Add(context.Background(), 1, p.cfg.attrs)
-		if reason, giveUp := p.cfg.policy.decide(*r, failures, time.Now()); giveUp {
-			return p.cfg.giveUp(FailedRecord{Record: *r, StreamName: p.cfg.stream, ShardID: p.shardID, Attempts: failures, Err: err, Reason: reason})
+		if reason, giveUp := p.cfg.policy.decide(*r, attempt, time.Now()); giveUp {
+			done = p.cfg.giveUp(FailedRecord{Record: *r, StreamName: p.cfg.stream, ShardID: p.shardID, Attempts: attempt, Err: err, Reason: reason})
+			return errRecordSettled
 		}
-		delay := awserr.Backoff(failures, 100*time.Millisecond, p.cfg.maxRetryBackoff)
-		p.cfg.log.Error("record handler failed; retrying the record (later records of its key wait)", "shard", p.shardID,
-			"sequenceNumber", r.SequenceNumber, "subSequenceNumber", r.SubSequenceNumber, "partitionKey", r.PartitionKey,
-			"attempt", failures, "delay", delay, "error", err)
-		if !sleep(p.ctx, delay) {
-			return false
-		}
-		p.cfg.retries.Add(context.Background(), 1, p.cfg.attrs)
-	}
+		return err
+	})
+	return done
 }
+
+// recordRetryBase is the first backoff delay after a record handler failed.
+const recordRetryBase = 100 * time.Millisecond
+
+// errRecordSettled ends the retries of a record the failure policy gave up.
+var errRecordSettled = errors.New("record given up")
 
 // call runs fn, turning a panic into a *PanicError.
 func (p *recordFuncProcessor) call(r *Record) (err error) {
