@@ -329,6 +329,39 @@ func TestFanOutSubscribesAgainWhenASubscriptionEnds(t *testing.T) {
 	})
 }
 
+// A failed SubscribeToShard call waits the backoff of its attempt from
+// minSubscribeInterval (equal jitter, up to MaxRetryBackoff), and never less than the
+// one call per second per shard: each retry starts within the exact bounds.
+func TestFanOutFailedSubscribeToShardBacksOffWithinTheExactBounds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv, kc := newFanOutServer(t, 1)
+		want := putRecords(t, kc, "s", 2, 20, "a")
+		const failures = 4
+		calls := recordCalls(srv.Kinesis(), kinesistest.OpSubscribeToShard, failures, &types.LimitExceededException{Message: aws.String("Rate exceeded")})
+		const maxBackoff = 10 * time.Second
+		r := newRecorder()
+		c, err := New(kc, "s", checkpoint.NewMemory(), r.factory("w1"), fastFanOutOptions(t, "w1", func(o *Options) { o.MaxRetryBackoff = maxBackoff })...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := runConsumer(t, c)
+		r.waitFor(t, time.Minute, "records", func() bool { return r.distinct() >= len(want) })
+		stop()
+		r.checkComplete(t, want)
+		gaps := calls.gaps()
+		if len(gaps) != failures {
+			t.Fatalf("%d SubscribeToShard calls, want %d failures and a success", len(gaps)+1, failures)
+		}
+		for i, g := range gaps {
+			ceiling := min(maxBackoff, minSubscribeInterval<<i)
+			lo, hi := max(minSubscribeInterval, ceiling/2), max(minSubscribeInterval, ceiling)
+			if g < lo || g > hi {
+				t.Errorf("retry %d came %v after the failed call, want within [%v, %v]", i+1, g, lo, hi)
+			}
+		}
+	})
+}
+
 // A slow processor stops the subscription's reading: behind a blocked ProcessRecords the
 // reader holds MaxPrefetchBatches events plus the one it is sending, and the SDK's event
 // stream and the connection hold what they buffer; the server then cannot write its next

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -265,4 +266,140 @@ func TestGetRecordsTooManyRequestsAndHTTP429AreThrottling(t *testing.T) {
 	if got := fake.Stats().Calls[kinesistest.OpGetShardIterator]; got != 1 {
 		t.Errorf("%d GetShardIterator calls, want 1: throttling must keep the iterator", got)
 	}
+}
+
+// callTimes records when each call of an operation of the in-memory Kinesis arrived, and
+// fails the first failures of them with err.
+type callTimes struct {
+	mu    sync.Mutex
+	times []time.Time
+}
+
+func recordCalls(fake *kinesistest.Kinesis, op kinesistest.Op, failures int, err error) *callTimes {
+	ct := &callTimes{}
+	fake.Control(op, func(c *kinesistest.Call) (any, error, bool) {
+		c.KeepControl()
+		ct.mu.Lock()
+		defer ct.mu.Unlock()
+		ct.times = append(ct.times, time.Now())
+		if len(ct.times) <= failures {
+			return nil, err, true
+		}
+		return nil, nil, false
+	})
+	return ct
+}
+
+// gaps returns the time between consecutive calls.
+func (ct *callTimes) gaps() []time.Duration {
+	ct.mu.Lock()
+	defer ct.mu.Unlock()
+	var out []time.Duration
+	for i := 1; i < len(ct.times); i++ {
+		out = append(out, ct.times[i].Sub(ct.times[i-1]))
+	}
+	return out
+}
+
+// A shard with a backlog is read at exactly 5 GetRecords calls per second (the service
+// limit per shard): one call every minReadInterval, whatever the processing costs.
+func TestReaderPacesGetRecordsAtFiveCallsPerSecond(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fake, stream := newFakeStream(t, 1)
+		want := putRecords(t, fake, stream, 1, 100, "a")
+		calls := recordCalls(fake, kinesistest.OpGetRecords, 0, nil)
+		r := newRecorder()
+		c, err := New(fake, stream, checkpoint.NewMemory(), r.factory("w1"), fastOptions(t, "w1", func(o *Options) { o.MaxRecords = 10 })...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := runConsumer(t, c)
+		r.waitFor(t, time.Minute, "all records", func() bool { return r.distinct() >= len(want) })
+		time.Sleep(time.Second + minReadInterval/2) // and 5 empty reads at the tip
+		stop()
+		r.checkComplete(t, want)
+		gaps := calls.gaps()
+		if len(gaps) != 14 {
+			t.Fatalf("%d GetRecords calls for 100 records at 10 per call and 1.1 s at the tip, want 10 + 5", len(gaps)+1)
+		}
+		for i, g := range gaps {
+			if g != minReadInterval {
+				t.Errorf("GetRecords call %d came %v after the one before, want exactly %v", i+2, g, minReadInterval)
+			}
+		}
+	})
+}
+
+// A throttled GetRecords keeps its iterator and waits its backoff (from retryBase, equal
+// jitter, up to MaxRetryBackoff), and never less than the 200 ms between calls: each
+// retry starts within the exact bounds of its attempt.
+func TestGetRecordsThrottlingBacksOffWithinTheExactBounds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fake, stream := newFakeStream(t, 1)
+		want := putRecords(t, fake, stream, 1, 20, "a")
+		const throttled = 6
+		calls := recordCalls(fake, kinesistest.OpGetRecords, throttled, &types.ProvisionedThroughputExceededException{Message: aws.String("Rate exceeded for shard")})
+		const maxBackoff = 2 * time.Second
+		r := newRecorder()
+		c, err := New(fake, stream, checkpoint.NewMemory(), r.factory("w1"), fastOptions(t, "w1", func(o *Options) { o.MaxRetryBackoff = maxBackoff })...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := runConsumer(t, c)
+		r.waitFor(t, time.Minute, "all records", func() bool { return r.distinct() >= len(want) })
+		stop()
+		r.checkComplete(t, want)
+		gaps := calls.gaps()
+		if len(gaps) < throttled {
+			t.Fatalf("%d GetRecords calls, want at least %d", len(gaps)+1, throttled+1)
+		}
+		for i, g := range gaps[:throttled] {
+			ceiling := min(maxBackoff, retryBase<<i)
+			lo, hi := max(minReadInterval, ceiling/2), max(minReadInterval, ceiling)
+			if g < lo || g > hi {
+				t.Errorf("retry %d came %v after the throttled call, want within [%v, %v]", i+1, g, lo, hi)
+			}
+		}
+		if got := fake.Stats().Calls[kinesistest.OpGetShardIterator]; got != 1 {
+			t.Errorf("%d GetShardIterator calls, want 1: throttling keeps the iterator", got)
+		}
+	})
+}
+
+// An expired iterator is replaced at once, twice in a row; a third expiry in a row waits
+// the backoff of its attempt (3: from retryBase, 400..800 ms).
+func TestAnExpiredIteratorIsReplacedAtOnceTwiceThenAfterABackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fake, stream := newFakeStream(t, 1)
+		want := putRecords(t, fake, stream, 1, 20, "a")
+		reads := recordCalls(fake, kinesistest.OpGetRecords, 3, &types.ExpiredIteratorException{Message: aws.String("Iterator expired")})
+		iterators := recordCalls(fake, kinesistest.OpGetShardIterator, 0, nil)
+		r := newRecorder()
+		c, err := New(fake, stream, checkpoint.NewMemory(), r.factory("w1"), fastOptions(t, "w1", func(o *Options) { o.MaxRetryBackoff = 10 * time.Second })...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := runConsumer(t, c)
+		r.waitFor(t, time.Minute, "all records", func() bool { return r.distinct() >= len(want) })
+		stop()
+		r.checkComplete(t, want)
+		reads.mu.Lock()
+		iterators.mu.Lock()
+		defer reads.mu.Unlock()
+		defer iterators.mu.Unlock()
+		if len(iterators.times) != 4 || len(reads.times) < 4 {
+			t.Fatalf("%d GetShardIterator and %d GetRecords calls, want 4 (one per expiry) and at least 4", len(iterators.times), len(reads.times))
+		}
+		for i := range 2 {
+			if got := iterators.times[i+1].Sub(reads.times[i]); got != 0 {
+				t.Errorf("expiry %d: a new iterator %v later, want at once", i+1, got)
+			}
+			if got := reads.times[i+1].Sub(reads.times[i]); got != minReadInterval {
+				t.Errorf("expiry %d: the next read %v later, want the %v between reads", i+1, got, minReadInterval)
+			}
+		}
+		if got := iterators.times[3].Sub(reads.times[2]); got < 2*retryBase || got > 4*retryBase {
+			t.Errorf("third expiry: a new iterator %v later, want the backoff of attempt 3 (%v..%v)", got, 2*retryBase, 4*retryBase)
+		}
+	})
 }

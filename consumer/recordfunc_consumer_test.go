@@ -286,50 +286,72 @@ func TestRecordFuncHandlesEachAggregatedUserRecordOnItsOwn(t *testing.T) {
 
 // A failing record is retried; only its key waits for it.
 func TestRecordFuncRetriesAFailingRecordWhileOtherKeysGoOn(t *testing.T) {
-	fake, stream := newFakeStream(t, 1)
-	want := putRecords(t, fake, stream, 3, 60, "a")
-	r := newRecorder()
-	h := newKeyedHandler(r, "w1")
-	var fails atomic.Int32
-	othersDone := make(chan struct{})
-	var once sync.Once
-	fn := func(ctx context.Context, rec Record) error {
-		if string(rec.Data) == "a-k001/0" && fails.Add(1) <= 3 {
-			return errors.New("database down")
+	synctest.Test(t, func(t *testing.T) {
+		fake, stream := newFakeStream(t, 1)
+		want := putRecords(t, fake, stream, 3, 60, "a")
+		r := newRecorder()
+		h := newKeyedHandler(r, "w1")
+		var (
+			mu    sync.Mutex
+			calls []time.Time // of a-k001/0
+		)
+		othersDone := make(chan struct{})
+		var once sync.Once
+		fn := func(ctx context.Context, rec Record) error {
+			if string(rec.Data) == "a-k001/0" {
+				mu.Lock()
+				calls = append(calls, time.Now())
+				n := len(calls)
+				mu.Unlock()
+				if n <= 3 {
+					return errors.New("database down")
+				}
+				// Retried until the other keys were done: they did not wait for it.
+				select {
+				case <-othersDone:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			err := h.handle(ctx, rec)
+			r.mu.Lock()
+			n := 0
+			for d := range r.first {
+				if !strings.HasPrefix(d, "a-k001/") {
+					n++
+				}
+			}
+			r.mu.Unlock()
+			if n == 40 {
+				once.Do(func() { close(othersDone) })
+			}
+			return err
 		}
-		if string(rec.Data) == "a-k001/0" {
-			// Retried until the other keys were done: they did not wait for it.
-			select {
-			case <-othersDone:
-			case <-ctx.Done():
-				return ctx.Err()
+		const maxBackoff = 10 * time.Second
+		c, err := New(fake, stream, checkpoint.NewMemory(), NewRecordFunc(fn), fastOptions(t, "w1", func(o *Options) {
+			o.Concurrency = 4
+			o.MaxRetryBackoff = maxBackoff
+		})...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := runConsumer(t, c)
+		r.waitFor(t, 20*time.Second, "all records", func() bool { return r.distinct() >= len(want) })
+		stop()
+		r.checkComplete(t, want)
+		mu.Lock()
+		defer mu.Unlock()
+		if len(calls) != 4 {
+			t.Fatalf("a-k001/0 was called %d times, want 3 failures and a success", len(calls))
+		}
+		// Retry i waits the backoff of attempt i: from recordRetryBase, equal jitter.
+		for i := 1; i < len(calls); i++ {
+			ceiling := min(maxBackoff, recordRetryBase<<(i-1))
+			if g := calls[i].Sub(calls[i-1]); g < ceiling/2 || g > ceiling {
+				t.Errorf("retry %d came %v after the failure, want within [%v, %v]", i, g, ceiling/2, ceiling)
 			}
 		}
-		err := h.handle(ctx, rec)
-		r.mu.Lock()
-		n := 0
-		for d := range r.first {
-			if !strings.HasPrefix(d, "a-k001/") {
-				n++
-			}
-		}
-		r.mu.Unlock()
-		if n == 40 {
-			once.Do(func() { close(othersDone) })
-		}
-		return err
-	}
-	c, err := New(fake, stream, checkpoint.NewMemory(), NewRecordFunc(fn), fastOptions(t, "w1", func(o *Options) { o.Concurrency = 4 })...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := runConsumer(t, c)
-	r.waitFor(t, 20*time.Second, "all records", func() bool { return r.distinct() >= len(want) })
-	stop()
-	r.checkComplete(t, want)
-	if fails.Load() < 4 {
-		t.Errorf("a-k001/0 was called %d times, want 3 failures and a success", fails.Load())
-	}
+	})
 }
 
 func TestNewValidatesRecordFuncOptions(t *testing.T) {

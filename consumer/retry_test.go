@@ -3,6 +3,7 @@ package consumer
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -81,6 +82,54 @@ func TestRetrierStopsWhenTheContextEnds(t *testing.T) {
 		calls = 0
 		if err := r.do(ctx, func(int) error { calls++; return errors.New("no") }); !errors.Is(err, context.Canceled) || calls != 1 {
 			t.Errorf("do on an ended context = %v after %d calls", err, calls)
+		}
+	})
+}
+
+func TestRetrierDelayReplacesTheBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var got []time.Duration
+		r := retrier{base: time.Hour, max: time.Hour,
+			delay:   func(attempt int, err error) time.Duration { return time.Duration(attempt) * time.Second },
+			onRetry: func(_ int, delay time.Duration, _ error) { got = append(got, delay) }}
+		start := time.Now()
+		err := r.do(t.Context(), func(attempt int) error {
+			if attempt < 4 {
+				return errors.New("no")
+			}
+			return nil
+		})
+		if err != nil || time.Since(start) != 6*time.Second || len(got) != 3 || got[0] != time.Second || got[2] != 3*time.Second {
+			t.Errorf("do = %v after %v with delays %v, want nil after 1+2+3 s", err, time.Since(start), got)
+		}
+	})
+}
+
+// A failure after progress (afterProgress) starts the count again: its retry is attempt
+// 1's, with attempt 1's backoff.
+func TestRetrierStartsTheCountAgainAfterProgress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var attempts []int
+		r := retrier{base: time.Second, max: time.Hour, onRetry: func(attempt int, _ time.Duration, _ error) { attempts = append(attempts, attempt) }}
+		errBroke := errors.New("broke")
+		var ops []int
+		err := r.do(t.Context(), func(attempt int) error {
+			ops = append(ops, attempt)
+			switch len(ops) {
+			case 1, 2:
+				return errBroke
+			case 3:
+				return afterProgress{errBroke}
+			case 4:
+				return errBroke
+			}
+			return nil
+		})
+		if err != nil || !slices.Equal(attempts, []int{1, 2, 1, 2}) || !slices.Equal(ops, []int{1, 2, 3, 2, 3}) {
+			t.Errorf("do = %v; retries reported as attempts %v, operation called with %v; want nil, [1 2 1 2], [1 2 3 2 3]", err, attempts, ops)
+		}
+		if !errors.Is(afterProgress{errBroke}, errBroke) {
+			t.Error("afterProgress does not unwrap to its error")
 		}
 	})
 }
