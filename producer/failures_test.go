@@ -176,7 +176,7 @@ func TestRateLogWritesOneLinePerInterval(t *testing.T) {
 		l := newRateLog(slog.New(logs), func() int64 { return int64(time.Since(start)) + 1 },
 			slog.LevelWarn, "m", "records")
 		errA, errB := errors.New("a"), errors.New("b")
-		at := func(d time.Duration) { time.Sleep(start.Add(d).Sub(time.Now())) }
+		at := func(d time.Duration) { time.Sleep(time.Until(start.Add(d))) }
 
 		l.note(1, "A", errA) // 0 s: written at once
 		at(time.Second)

@@ -28,42 +28,70 @@ func putAll(t *testing.T, p *Producer, n int) []outcome {
 	return c.exactlyOnce(t, n)
 }
 
+// backoffBounds returns the bounds of the n-th backoff (n from 1) of awserr.Backoff
+// from base doubling to ceiling: equal jitter, between half and all of the delay.
+func backoffBounds(n int, base, ceiling time.Duration) (lo, hi time.Duration) {
+	d := min(base<<(n-1), ceiling)
+	return d / 2, d
+}
+
+// checkRetryDelays checks that each retry of o started after the backoff of a
+// record that failed with a retryable error other than throttling, within its
+// bounds to the nanosecond: it starts as soon as the backoff is over.
+func checkRetryDelays(t *testing.T, i int, o outcome) {
+	t.Helper()
+	for n, a := range o.res.Attempts[1:] {
+		lo, hi := backoffBounds(n+1, retryBackoffMin, retryBackoffMax)
+		assert.GreaterOrEqual(t, a.Delay, lo, "record %d, retry %d", i, n+1)
+		assert.LessOrEqual(t, a.Delay, hi, "record %d, retry %d", i, n+1)
+	}
+}
+
 func TestEntryFailuresAreRetried(t *testing.T) {
 	for _, code := range []string{"ProvisionedThroughputExceededException", "InternalFailure", "KMSThrottlingException"} {
 		t.Run(code, func(t *testing.T) {
-			f := newFakeKinesis("s", 4)
-			var mu sync.Mutex
-			rng := rand.New(rand.NewPCG(1, 2))
-			f.putHook = func(call int, in *kinesis.PutRecordsInput) ([]string, error) {
-				if call > 6 {
-					return nil, nil
+			synctest.Test(t, func(t *testing.T) {
+				f := newFakeKinesis("s", 4)
+				var mu sync.Mutex
+				rng := rand.New(rand.NewPCG(1, 2))
+				f.putHook = func(call int, in *kinesis.PutRecordsInput) ([]string, error) {
+					if call > 6 {
+						return nil, nil
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					codes := make([]string, len(in.Records))
+					for i := range codes {
+						if rng.IntN(2) == 0 {
+							codes[i] = code
+						}
+					}
+					return codes, nil
 				}
-				mu.Lock()
-				defer mu.Unlock()
-				codes := make([]string, len(in.Records))
-				for i := range codes {
-					if rng.IntN(2) == 0 {
-						codes[i] = code
+				p := newTestProducer(t, f, quiet, func(o *Options) { o.DisableAggregation = true })
+				out := putAll(t, p, 500)
+				retried := 0
+				for i, o := range out {
+					require.NoError(t, o.err, "record %d", i)
+					last := o.res.Attempts[len(o.res.Attempts)-1]
+					assert.True(t, last.Succeeded())
+					for _, a := range o.res.Attempts[:len(o.res.Attempts)-1] {
+						assert.Equal(t, code, a.ErrorCode)
+						assert.False(t, a.Ambiguous, "an entry failure did not write the record")
+						retried++
+					}
+					if code == "InternalFailure" {
+						checkRetryDelays(t, i, o)
+					} else { // throttled: the shard backs off, at least half its first backoff
+						for n, a := range o.res.Attempts[1:] {
+							assert.GreaterOrEqual(t, a.Delay, throttleBackoffMin/2, "record %d, retry %d", i, n+1)
+						}
 					}
 				}
-				return codes, nil
-			}
-			p := newTestProducer(t, f, quiet, func(o *Options) { o.DisableAggregation = true })
-			out := putAll(t, p, 500)
-			retried := 0
-			for i, o := range out {
-				require.NoError(t, o.err, "record %d", i)
-				last := o.res.Attempts[len(o.res.Attempts)-1]
-				assert.True(t, last.Succeeded())
-				for _, a := range o.res.Attempts[:len(o.res.Attempts)-1] {
-					assert.Equal(t, code, a.ErrorCode)
-					assert.False(t, a.Ambiguous, "an entry failure did not write the record")
-					retried++
-				}
-			}
-			assert.Positive(t, retried)
-			checkWritten(t, f, 500, nil) // entry failures are never written: no duplicate
-			assert.Positive(t, p.Stats().ErrorsByCode[code])
+				assert.Positive(t, retried)
+				checkWritten(t, f, 500, nil) // entry failures are never written: no duplicate
+				assert.Positive(t, p.Stats().ErrorsByCode[code])
+			})
 		})
 	}
 }
@@ -76,25 +104,39 @@ func TestCallFailuresAreRetried(t *testing.T) {
 		"timeout":    fmt.Errorf("operation error Kinesis: PutRecords: %w", context.DeadlineExceeded),
 	} {
 		t.Run(name, func(t *testing.T) {
-			f := newFakeKinesis("s", 2)
-			f.putHook = func(call int, _ *kinesis.PutRecordsInput) ([]string, error) {
-				if call <= 2 {
-					return nil, fault
+			synctest.Test(t, func(t *testing.T) {
+				f := newFakeKinesis("s", 2)
+				f.putHook = func(call int, _ *kinesis.PutRecordsInput) ([]string, error) {
+					if call <= 2 {
+						return nil, fault
+					}
+					return nil, nil
 				}
-				return nil, nil
-			}
-			p := newTestProducer(t, f, quiet)
-			out := putAll(t, p, 200)
-			for i, o := range out {
-				require.NoError(t, o.err, "record %d", i)
-			}
-			checkWritten(t, f, 200, nil)
-			assert.GreaterOrEqual(t, f.putCalls(), 3)
+				p := newTestProducer(t, f, quiet)
+				out := putAll(t, p, 200)
+				retried := 0
+				for i, o := range out {
+					require.NoError(t, o.err, "record %d", i)
+					if len(o.res.Attempts) > 1 {
+						retried++
+					}
+					if name != "throttling" {
+						checkRetryDelays(t, i, o)
+					}
+				}
+				checkWritten(t, f, 200, nil)
+				assert.Positive(t, retried)
+				assert.GreaterOrEqual(t, f.putCalls(), 3)
+			})
 		})
 	}
 }
 
 func TestAmbiguousFailuresMayDuplicateAndSaySo(t *testing.T) {
+	synctest.Test(t, testAmbiguousFailuresMayDuplicateAndSaySo)
+}
+
+func testAmbiguousFailuresMayDuplicateAndSaySo(t *testing.T) {
 	f := newFakeKinesis("s", 2)
 	// The first two calls are written, but the caller sees a timeout.
 	f.afterPut = func(call int) error {
@@ -152,36 +194,44 @@ func TestNonRetryableErrorsFailFast(t *testing.T) {
 		}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			f := newFakeKinesis("s", 2)
-			f.putHook = func(_ int, in *kinesis.PutRecordsInput) ([]string, error) {
-				if tc.call != nil {
-					return nil, tc.call
+			synctest.Test(t, func(t *testing.T) {
+				f := newFakeKinesis("s", 2)
+				f.putHook = func(_ int, in *kinesis.PutRecordsInput) ([]string, error) {
+					if tc.call != nil {
+						return nil, tc.call
+					}
+					codes := make([]string, len(in.Records))
+					for i := range codes {
+						codes[i] = tc.entry
+					}
+					return codes, nil
 				}
-				codes := make([]string, len(in.Records))
-				for i := range codes {
-					codes[i] = tc.entry
+				p := newTestProducer(t, f, quiet)
+				start := time.Now()
+				out := putAll(t, p, 50)
+				assert.Zero(t, time.Since(start), "failed at once (no backoff), not at the 30 s RecordTTL")
+				for _, o := range out {
+					require.Error(t, o.err)
+					assert.False(t, IsRetryable(o.err))
+					assert.NotErrorIs(t, o.err, ErrRecordExpired)
+					assert.Len(t, o.res.Attempts, 1, "no retry")
+					if tc.check != nil {
+						tc.check(t, o.err)
+					}
 				}
-				return codes, nil
-			}
-			p := newTestProducer(t, f, quiet)
-			start := time.Now()
-			out := putAll(t, p, 50)
-			assert.Less(t, time.Since(start), 5*time.Second, "failed long before the 30 s RecordTTL")
-			for _, o := range out {
-				require.Error(t, o.err)
-				assert.False(t, IsRetryable(o.err))
-				assert.NotErrorIs(t, o.err, ErrRecordExpired)
-				assert.Len(t, o.res.Attempts, 1, "no retry")
-				if tc.check != nil {
-					tc.check(t, o.err)
-				}
-			}
-			assert.EqualValues(t, 50, p.Stats().UserRecordsFailed)
+				assert.EqualValues(t, 50, p.Stats().UserRecordsFailed)
+			})
 		})
 	}
 }
 
+// The record fails as soon as its next backoff would end past its TTL: at the end of
+// its last attempt, which started after each backoff to the nanosecond.
 func TestExpiryWrapsTheLastCause(t *testing.T) {
+	synctest.Test(t, testExpiryWrapsTheLastCause)
+}
+
+func testExpiryWrapsTheLastCause(t *testing.T) {
 	f := newFakeKinesis("s", 1)
 	f.putHook = func(_ int, in *kinesis.PutRecordsInput) ([]string, error) {
 		codes := make([]string, len(in.Records))
@@ -202,7 +252,20 @@ func TestExpiryWrapsTheLastCause(t *testing.T) {
 	require.ErrorAs(t, err, &entry, "the expiry wraps the last cause")
 	assert.Equal(t, "InternalFailure", entry.Code)
 	assert.Len(t, res.Attempts, ee.Attempts, "the attempts come with the failure")
-	assert.Less(t, elapsed, 700*time.Millisecond+time.Second)
+	checkRetryDelays(t, 0, outcome{res, err})
+	var sum time.Duration
+	for _, a := range res.Attempts {
+		sum += a.Delay + a.Duration
+	}
+	first := res.Attempts[0].Delay // the linger: RecordMaxBufferedTime
+	assert.Equal(t, DefaultRecordMaxBufferedTime, first)
+	// The attempts account for the whole time from the record's arrival, which is
+	// when the router takes it: at once, or when pokeDelay wakes an idle router.
+	assert.LessOrEqual(t, sum, elapsed)
+	assert.LessOrEqual(t, elapsed-sum, pokeDelay)
+	assert.Less(t, elapsed, 700*time.Millisecond, "failed before its TTL: the next backoff would pass it")
+	_, hi := backoffBounds(len(res.Attempts), retryBackoffMin, retryBackoffMax)
+	assert.GreaterOrEqual(t, elapsed+hi, 700*time.Millisecond, "no further attempt could fit in the TTL")
 	assert.EqualValues(t, 1, p.Stats().UserRecordsExpired)
 }
 
@@ -237,28 +300,36 @@ func TestThrottledShardBacksOff(t *testing.T) {
 			o.RecordMaxBufferedTime = -1
 		})
 		require.NoError(t, err)
-		_, err = p.PutSync(context.Background(), Record{PartitionKey: "k", Data: []byte("x")})
+		res, err := p.PutSync(context.Background(), Record{PartitionKey: "k", Data: []byte("x")})
 		require.ErrorIs(t, err, ErrRecordExpired)
+		assert.Equal(t, 1500*time.Millisecond, time.Since(start), "failed at its TTL, not before or after")
 		require.NoError(t, p.Close(context.Background()))
-		// The n-th backoff waits between half and all of min(50 ms * 2^(n-1), 2 s)
-		// (plus the ~1 ms the emptied rate limiter needs for one record): the calls
-		// start at 0, then within [25, 51] ms, [75, 152] ms, [175, 353] ms, [375,
-		// 754] ms, [775, 1555] ms; the TTL of 1.5 s leaves room for 5 or 6 of them.
-		// Retrying at once would make hundreds.
+		// Each call starts when the shard's backoff ends: the n-th waits between half
+		// and all of min(50 ms * 2^(n-1), 2 s) after the previous one, to the
+		// nanosecond, and the record's attempts report those delays. The TTL of 1.5 s
+		// leaves room for 5 or 6 calls (at least 25+50+100+200 ms, at most
+		// 50+100+200+400+800 ms of backoff); retrying at once would make hundreds.
 		require.GreaterOrEqual(t, len(calls), 5)
 		require.LessOrEqual(t, len(calls), 6)
+		require.Len(t, res.Attempts, len(calls))
 		assert.Zero(t, calls[0])
-		lo, hi := time.Duration(0), time.Duration(0)
 		for n := 1; n < len(calls); n++ {
-			d := min(50*time.Millisecond<<(n-1), 2*time.Second)
-			lo, hi = lo+d/2, hi+d+time.Millisecond
-			assert.GreaterOrEqual(t, calls[n], lo, "call %d", n+1)
-			assert.LessOrEqual(t, calls[n], hi, "call %d", n+1)
+			lo, hi := backoffBounds(n, throttleBackoffMin, throttleBackoffMax)
+			gap := calls[n] - calls[n-1]
+			assert.GreaterOrEqual(t, gap, lo, "call %d", n+1)
+			assert.LessOrEqual(t, gap, hi, "call %d", n+1)
+			assert.Equal(t, gap, res.Attempts[n].Delay, "call %d", n+1)
 		}
+		_, hi := backoffBounds(len(calls), throttleBackoffMin, throttleBackoffMax)
+		assert.GreaterOrEqual(t, calls[len(calls)-1]+hi, 1500*time.Millisecond, "another call could have fitted")
 	})
 }
 
 func TestBackPressureBlocksPutUntilCtxEnds(t *testing.T) {
+	synctest.Test(t, testBackPressureBlocksPutUntilCtxEnds)
+}
+
+func testBackPressureBlocksPutUntilCtxEnds(t *testing.T) {
 	f := newFakeKinesis("s", 1)
 	gate := make(chan struct{})
 	f.putHook = func(int, *kinesis.PutRecordsInput) ([]string, error) {
@@ -282,10 +353,11 @@ func TestBackPressureBlocksPutUntilCtxEnds(t *testing.T) {
 			t.Error("callback of a Put that returned an error")
 		})
 	}()
+	synctest.Wait() // every goroutine waits: nothing can free the Put but its ctx
 	select {
 	case err := <-errc:
 		t.Fatalf("Put returned %v on a full buffer", err)
-	case <-time.After(50 * time.Millisecond):
+	default:
 	}
 	cancel()
 	require.ErrorIs(t, <-errc, context.Canceled)
@@ -300,6 +372,10 @@ func TestBackPressureBlocksPutUntilCtxEnds(t *testing.T) {
 }
 
 func TestSlowCallbacksCannotDeadlockFlushOrClose(t *testing.T) {
+	synctest.Test(t, testSlowCallbacksCannotDeadlockFlushOrClose)
+}
+
+func testSlowCallbacksCannotDeadlockFlushOrClose(t *testing.T) {
 	f := newFakeKinesis("s", 2)
 	p, err := New(f, "s", func(o *Options) { o.MaxBufferedRecords = 20 })
 	require.NoError(t, err)
@@ -314,11 +390,15 @@ func TestSlowCallbacksCannotDeadlockFlushOrClose(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
+	start := time.Now()
 	assert.ErrorIs(t, p.Flush(ctx), context.DeadlineExceeded, "Flush gives up with its context")
+	assert.Equal(t, 200*time.Millisecond, time.Since(start), "when its context ends")
 	// The buffer is full until callbacks return: Put blocks, and its ctx frees it.
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel2()
+	start = time.Now()
 	assert.ErrorIs(t, p.Put(ctx2, Record{PartitionKey: "k"}, nil), context.DeadlineExceeded)
+	assert.Equal(t, 50*time.Millisecond, time.Since(start), "when its context ends")
 
 	closed := make(chan error)
 	go func() { closed <- p.Close(context.Background()) }()
@@ -328,6 +408,10 @@ func TestSlowCallbacksCannotDeadlockFlushOrClose(t *testing.T) {
 }
 
 func TestCloseWithEndedContextFailsTheRestOnce(t *testing.T) {
+	synctest.Test(t, testCloseWithEndedContextFailsTheRestOnce)
+}
+
+func testCloseWithEndedContextFailsTheRestOnce(t *testing.T) {
 	f := newFakeKinesis("s", 2)
 	f.putHook = func(int, *kinesis.PutRecordsInput) ([]string, error) {
 		return nil, apiError("InternalFailure", "boom", smithy.FaultServer) // keeps retrying
@@ -342,7 +426,7 @@ func TestCloseWithEndedContextFailsTheRestOnce(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	require.ErrorIs(t, p.Close(ctx), context.DeadlineExceeded)
-	assert.Less(t, time.Since(start), 5*time.Second)
+	assert.Equal(t, 300*time.Millisecond, time.Since(start), "Close returns when its context ends")
 	for _, o := range c.exactlyOnce(t, 200) {
 		require.ErrorIs(t, o.err, ErrClosed)
 	}
@@ -383,6 +467,10 @@ func TestRecordsBiggerThanAnAggregateGoAlone(t *testing.T) {
 // retried (an ambiguous "Timeout" attempt), although IsRetryable says no for a
 // context.DeadlineExceeded of the caller's own.
 func TestRequestTimeoutIsRetriedAsAmbiguous(t *testing.T) {
+	synctest.Test(t, testRequestTimeoutIsRetriedAsAmbiguous)
+}
+
+func testRequestTimeoutIsRetriedAsAmbiguous(t *testing.T) {
 	f := newFakeKinesis("s", 1)
 	var calls atomic.Int32
 	p := newTestProducer(t, &slowFirstPut{f, &calls}, quiet, func(o *Options) { o.RequestTimeout = 50 * time.Millisecond })
@@ -392,7 +480,9 @@ func TestRequestTimeoutIsRetriedAsAmbiguous(t *testing.T) {
 	assert.Equal(t, "Timeout", res.Attempts[0].ErrorCode)
 	assert.True(t, res.Attempts[0].Ambiguous)
 	assert.Contains(t, res.Attempts[0].ErrorMessage, ErrRequestTimeout.Error())
+	assert.Equal(t, 50*time.Millisecond, res.Attempts[0].Duration, "the call ended at RequestTimeout")
 	assert.True(t, res.Attempts[1].Succeeded())
+	checkRetryDelays(t, 0, outcome{res, err})
 }
 
 // slowFirstPut holds the first PutRecords call until its context ends.
