@@ -2,7 +2,10 @@ package producer
 
 import (
 	"context"
+	"slices"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,26 +16,32 @@ import (
 )
 
 func TestShardMapLoadFailures(t *testing.T) {
-	t.Run("not found fails the waiting records fast", func(t *testing.T) {
-		f := newFakeKinesis("other", 1)
-		p := newTestProducer(t, &renamed{f, "missing"}, quiet)
-		start := time.Now()
-		_, err := p.PutSync(context.Background(), Record{PartitionKey: "k", Data: []byte("x")})
-		var apiErr smithy.APIError
-		require.ErrorAs(t, err, &apiErr)
-		assert.Equal(t, "ResourceNotFoundException", apiErr.ErrorCode())
-		assert.ErrorIs(t, err, ErrStreamNotFound)
-		assert.Less(t, time.Since(start), 5*time.Second)
+	t.Run("not found fails the waiting records at once", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			f := newFakeKinesis("other", 1)
+			p := newTestProducer(t, &renamed{f, "missing"}, quiet)
+			start := time.Now()
+			_, err := p.PutSync(context.Background(), Record{PartitionKey: "k", Data: []byte("x")})
+			var apiErr smithy.APIError
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, "ResourceNotFoundException", apiErr.ErrorCode())
+			assert.ErrorIs(t, err, ErrStreamNotFound)
+			assert.Zero(t, time.Since(start))
+		})
 	})
-	t.Run("a retryable failure expires the records with its cause", func(t *testing.T) {
-		f := newFakeKinesis("s", 1)
-		f.listErr = apiError("LimitExceededException", "slow down", smithy.FaultClient)
-		p := newTestProducer(t, f, quiet, func(o *Options) { o.RecordTTL = 300 * time.Millisecond })
-		_, err := p.PutSync(context.Background(), Record{PartitionKey: "k", Data: []byte("x")})
-		require.ErrorIs(t, err, ErrRecordExpired)
-		var apiErr smithy.APIError
-		require.ErrorAs(t, err, &apiErr)
-		assert.Equal(t, "LimitExceededException", apiErr.ErrorCode())
+	t.Run("a retryable failure expires the records at their TTL with its cause", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			f := newFakeKinesis("s", 1)
+			f.listErr = apiError("LimitExceededException", "slow down", smithy.FaultClient)
+			p := newTestProducer(t, f, quiet, func(o *Options) { o.RecordTTL = 300 * time.Millisecond })
+			start := time.Now()
+			_, err := p.PutSync(context.Background(), Record{PartitionKey: "k", Data: []byte("x")})
+			require.ErrorIs(t, err, ErrRecordExpired)
+			var apiErr smithy.APIError
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, "LimitExceededException", apiErr.ErrorCode())
+			assertFromArrival(t, 300*time.Millisecond, time.Since(start), "expired at its TTL")
+		})
 	})
 }
 
@@ -69,4 +78,45 @@ func TestMaxRecordSizeComesFromTheStream(t *testing.T) {
 	require.NoError(t, err, "a 2 MiB stream takes a record above 1 MiB")
 	err = p.Put(context.Background(), Record{PartitionKey: "k", Data: make([]byte, 2<<20)}, nil)
 	require.ErrorIs(t, err, ErrInvalidRecord)
+}
+
+// timedLists notes when each ListShards call starts.
+type timedLists struct {
+	*fakeKinesis
+	start time.Time
+	mu    sync.Mutex
+	at    []time.Duration
+}
+
+func (l *timedLists) ListShards(ctx context.Context, in *kinesis.ListShardsInput, o ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error) {
+	l.mu.Lock()
+	l.at = append(l.at, time.Since(l.start))
+	l.mu.Unlock()
+	return l.fakeKinesis.ListShards(ctx, in, o...)
+}
+
+func (l *timedLists) times() []time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.at)
+}
+
+// The shard map is listed at New, then every ShardMapRefreshInterval, so that a
+// reshard shows in the map without a record landing on an unknown shard.
+func TestShardMapRefreshesPeriodically(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeKinesis("s", 1)
+		lists := &timedLists{fakeKinesis: f, start: time.Now()}
+		p := newTestProducer(t, lists, func(o *Options) { o.ShardMapRefreshInterval = time.Second })
+		time.Sleep(1500 * time.Millisecond)
+		synctest.Wait()
+		assert.Len(t, p.Stats().Shards, 1)
+		f.split(f.openShardIDs()[0])
+		time.Sleep(500 * time.Millisecond)
+		synctest.Wait()
+		assert.Len(t, p.Stats().Shards, 2, "the listing at 2 s has the split's children")
+		time.Sleep(1500 * time.Millisecond)
+		assert.Equal(t, []time.Duration{0, time.Second, 2 * time.Second, 3 * time.Second}, lists.times())
+		assert.EqualValues(t, 4, p.Stats().ShardMapRefreshes)
+	})
 }

@@ -62,58 +62,60 @@ func TestPreserveOrderFillsTheNextAggregateWhileACallIsInFlight(t *testing.T) {
 func TestPreserveOrder(t *testing.T) {
 	for _, agg := range []bool{true, false} {
 		t.Run(map[bool]string{true: "aggregated", false: "plain"}[agg], func(t *testing.T) {
-			f := newFakeKinesis("s", 4)
-			var mu sync.Mutex
-			rng := rand.New(rand.NewPCG(7, 7))
-			f.putHook = func(call int, in *kinesis.PutRecordsInput) ([]string, error) {
-				mu.Lock()
-				defer mu.Unlock()
-				if call > 60 {
-					return nil, nil
-				}
-				if rng.IntN(10) == 0 {
-					return nil, apiError("InternalFailure", "boom", smithy.FaultServer)
-				}
-				codes := make([]string, len(in.Records))
-				for i := range codes {
-					if rng.IntN(3) == 0 {
-						codes[i] = "ProvisionedThroughputExceededException"
+			synctest.Test(t, func(t *testing.T) {
+				f := newFakeKinesis("s", 4)
+				var mu sync.Mutex
+				rng := rand.New(rand.NewPCG(7, 7))
+				f.putHook = func(call int, in *kinesis.PutRecordsInput) ([]string, error) {
+					mu.Lock()
+					defer mu.Unlock()
+					if call > 60 {
+						return nil, nil
 					}
+					if rng.IntN(10) == 0 {
+						return nil, apiError("InternalFailure", "boom", smithy.FaultServer)
+					}
+					codes := make([]string, len(in.Records))
+					for i := range codes {
+						if rng.IntN(3) == 0 {
+							codes[i] = "ProvisionedThroughputExceededException"
+						}
+					}
+					return codes, nil
 				}
-				return codes, nil
-			}
-			p := newTestProducer(t, f, quiet, func(o *Options) {
-				o.PreserveOrder = true
-				o.DisableAggregation = !agg
-				o.RecordMaxBufferedTime = time.Millisecond
-				o.AggregationMaxSize = 2000 // many aggregates per shard
+				p := newTestProducer(t, f, quiet, func(o *Options) {
+					o.PreserveOrder = true
+					o.DisableAggregation = !agg
+					o.RecordMaxBufferedTime = time.Millisecond
+					o.AggregationMaxSize = 2000 // many aggregates per shard
+				})
+				c := newCollector()
+				n := 3000
+				if !agg {
+					n = 600
+				}
+				for i := range n {
+					require.NoError(t, p.Put(context.Background(), Record{PartitionKey: testKey(i % 40), Data: testData(i)}, c.done(i)))
+				}
+				require.NoError(t, p.Flush(context.Background()))
+				out := c.exactlyOnce(t, n)
+				last := make(map[string]Result)
+				retried := 0
+				for i, o := range out {
+					require.NoError(t, o.err, "record %d", i)
+					if len(o.res.Attempts) > 1 {
+						retried++
+					}
+					prev, ok := last[o.res.ShardID]
+					if ok {
+						after := o.res.SequenceNumber > prev.SequenceNumber ||
+							(o.res.SequenceNumber == prev.SequenceNumber && o.res.SubSequenceNumber > prev.SubSequenceNumber)
+						require.True(t, after, "record %d written before an earlier record of shard %s", i, o.res.ShardID)
+					}
+					last[o.res.ShardID] = o.res
+				}
+				assert.Positive(t, retried, "the test must exercise retries")
 			})
-			c := newCollector()
-			n := 3000
-			if !agg {
-				n = 600
-			}
-			for i := range n {
-				require.NoError(t, p.Put(context.Background(), Record{PartitionKey: testKey(i % 40), Data: testData(i)}, c.done(i)))
-			}
-			require.NoError(t, p.Flush(context.Background()))
-			out := c.exactlyOnce(t, n)
-			last := make(map[string]Result)
-			retried := 0
-			for i, o := range out {
-				require.NoError(t, o.err, "record %d", i)
-				if len(o.res.Attempts) > 1 {
-					retried++
-				}
-				prev, ok := last[o.res.ShardID]
-				if ok {
-					after := o.res.SequenceNumber > prev.SequenceNumber ||
-						(o.res.SequenceNumber == prev.SequenceNumber && o.res.SubSequenceNumber > prev.SubSequenceNumber)
-					require.True(t, after, "record %d written before an earlier record of shard %s", i, o.res.ShardID)
-				}
-				last[o.res.ShardID] = o.res
-			}
-			assert.Positive(t, retried, "the test must exercise retries")
 		})
 	}
 }

@@ -34,11 +34,14 @@ type outcome struct {
 type collector struct {
 	mu    sync.Mutex
 	got   map[int][]outcome
-	order []int // indexes in callback order
+	order []int         // indexes in callback order
+	more  chan struct{} // closed (and replaced) on each result
 	all   sync.WaitGroup
 }
 
-func newCollector() *collector { return &collector{got: make(map[int][]outcome)} }
+func newCollector() *collector {
+	return &collector{got: make(map[int][]outcome), more: make(chan struct{})}
+}
 
 // done returns the callback of record i.
 func (c *collector) done(i int) func(Result, error) {
@@ -48,9 +51,34 @@ func (c *collector) done(i int) func(Result, error) {
 		c.got[i] = append(c.got[i], outcome{r, err})
 		c.order = append(c.order, i)
 		first := len(c.got[i]) == 1
+		close(c.more)
+		c.more = make(chan struct{})
 		c.mu.Unlock()
 		if first {
 			c.all.Done()
+		}
+	}
+}
+
+// waitFor waits until at least n records have a result; it reports a failure (but
+// does not stop the test, so that other goroutines may call it) after 10 s (of the
+// bubble's fake time in a testing/synctest test).
+func (c *collector) waitFor(t *testing.T, n int) bool {
+	t.Helper()
+	timeout := time.NewTimer(10 * time.Second)
+	defer timeout.Stop()
+	for {
+		c.mu.Lock()
+		got, more := len(c.got), c.more
+		c.mu.Unlock()
+		if got >= n {
+			return true
+		}
+		select {
+		case <-more:
+		case <-timeout.C:
+			t.Errorf("%d results after 10 s, want %d", got, n)
+			return false
 		}
 	}
 }
@@ -101,6 +129,15 @@ func checkWritten(t *testing.T, f *fakeKinesis, n int, allowDup func(i int) bool
 		delete(seen, string(testData(i)))
 	}
 	assert.Empty(t, seen, "records written that were never put")
+}
+
+// assertFromArrival checks, in a testing/synctest bubble, that elapsed since a Put is
+// d since the record's arrival, where its linger and TTL start: the router takes a
+// record at its Put, or up to pokeDelay later when it was idle.
+func assertFromArrival(t *testing.T, d, elapsed time.Duration, msgAndArgs ...any) {
+	t.Helper()
+	assert.GreaterOrEqual(t, elapsed, d, msgAndArgs...)
+	assert.LessOrEqual(t, elapsed, d+pokeDelay, msgAndArgs...)
 }
 
 func newTestProducer(t *testing.T, f Client, optFns ...func(*Options)) *Producer {

@@ -3,6 +3,7 @@ package producer
 import (
 	"context"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/smithy-go"
@@ -19,7 +20,14 @@ func putRange(t *testing.T, p *Producer, c *collector, from, to int) {
 	require.NoError(t, p.Flush(context.Background()))
 }
 
+// After a reshard, the first records landing on a shard the map does not know ask for
+// a listing, which comes minRefreshGap after the previous one: by then the map has
+// the new shards, exactly.
 func TestReshardFollowsTheStream(t *testing.T) {
+	synctest.Test(t, testReshardFollowsTheStream)
+}
+
+func testReshardFollowsTheStream(t *testing.T) {
 	f := newFakeKinesis("s", 2)
 	p := newTestProducer(t, f, quiet)
 	c := newCollector()
@@ -28,16 +36,22 @@ func TestReshardFollowsTheStream(t *testing.T) {
 	// Split behind the producer's back: its map is stale, its aggregates for the parent
 	// land on one child and hold records of the other.
 	f.split(f.openShardIDs()[0])
+	start := time.Now()
 	putRange(t, p, c, 2000, 4000)
-	require.Eventually(t, func() bool { return len(p.Stats().Shards) == 3 }, 5*time.Second, 10*time.Millisecond,
-		"the shard map follows the split")
+	synctest.Wait()
+	require.Len(t, p.Stats().Shards, 3, "the shard map follows the split")
+	assert.Equal(t, p.Stats().ShardMapRefreshes, int64(2))
+	assert.LessOrEqual(t, time.Since(start), minRefreshGap, "records parked for the listing waited at most minRefreshGap")
 	putRange(t, p, c, 4000, 5000)
 
+	time.Sleep(minRefreshGap)
 	ids := f.openShardIDs()
 	f.merge(ids[1], ids[2])
+	start = time.Now()
 	putRange(t, p, c, 5000, 7000)
-	require.Eventually(t, func() bool { return len(p.Stats().Shards) == 2 }, 5*time.Second, 10*time.Millisecond,
-		"the shard map follows the merge")
+	synctest.Wait()
+	require.Len(t, p.Stats().Shards, 2, "the shard map follows the merge")
+	assert.Zero(t, time.Since(start), "the last listing was long enough ago: listed at once")
 
 	out := c.exactlyOnce(t, 7000)
 	for i, o := range out {
@@ -52,6 +66,10 @@ func TestReshardFollowsTheStream(t *testing.T) {
 }
 
 func TestReshardWhileProducing(t *testing.T) {
+	synctest.Test(t, testReshardWhileProducing)
+}
+
+func testReshardWhileProducing(t *testing.T) {
 	f := newFakeKinesis("s", 4)
 	p := newTestProducer(t, f, quiet, func(o *Options) { o.RecordMaxBufferedTime = 5 * time.Millisecond })
 	c := newCollector()
@@ -85,21 +103,14 @@ func TestReshardWhileProducing(t *testing.T) {
 	checkWritten(t, f, n, nil)
 }
 
-// waitFor waits until at least n records have a result; it reports a failure (but
-// does not stop the test, so that other goroutines may call it) after 10 s.
-func (c *collector) waitFor(t *testing.T, n int) bool {
-	t.Helper()
-	return assert.Eventually(t, func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return len(c.got) >= n
-	}, 10*time.Second, time.Millisecond)
-}
-
 // A record written to a shard the map does not know waits for a listing to learn the
 // shard's range; if listing keeps failing it still gets its result when its TTL
 // ends: an expiry that says where it landed and wraps the listing's error.
 func TestParkedRecordsExpireWhenListingKeepsFailing(t *testing.T) {
+	synctest.Test(t, testParkedRecordsExpireWhenListingKeepsFailing)
+}
+
+func testParkedRecordsExpireWhenListingKeepsFailing(t *testing.T) {
 	f := newFakeKinesis("s", 1)
 	p := newTestProducer(t, f, quiet, func(o *Options) { o.RecordTTL = 700 * time.Millisecond })
 	_, err := p.PutSync(context.Background(), Record{PartitionKey: "warm", Data: []byte("x")})
@@ -128,6 +139,6 @@ func TestParkedRecordsExpireWhenListingKeepsFailing(t *testing.T) {
 		assert.Contains(t, o.err.Error(), "shardId-", "it names the shard the record landed on")
 	}
 	assert.Positive(t, expired, "aggregates landed on the unknown child")
-	assert.Less(t, elapsed, 700*time.Millisecond+6*time.Second, "within the TTL plus the mapper's backoff")
+	assertFromArrival(t, 700*time.Millisecond, elapsed, "at their TTL: the mapper's backoff ends there")
 	assert.EqualValues(t, expired, p.Stats().UserRecordsExpired)
 }
