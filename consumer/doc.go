@@ -43,6 +43,20 @@
 // except the goroutine of a processor call that ignored its ctx past the shutdown bound
 // (see Graceful shutdown below), which ends when that call returns.
 //
+// # Time
+//
+// The consumer has one clock, the time package: every wait (backoff, read pacing,
+// renewals, scans, checkpoint intervals, shutdown bounds) is a time.Timer or time.Ticker
+// and every timestamp is time.Now; there is no clock option. The decisions that depend on
+// time take the current time as an argument where they are pure functions of it (which
+// leases to take, a failing batch's next step, whether a record is too old). Tests of the
+// consumer's timing therefore run it inside a testing/synctest bubble, where the time
+// package is a fake clock that moves only when every goroutine waits: a test asserts
+// exact delays and counts (one GetRecords per 200 ms, a retry within its backoff's exact
+// bounds) without waiting in real time. kinesistest.Server and checkpoint.NewMemory work
+// inside a bubble; the emulators of the integration tests do not, and those tests keep
+// real time.
+//
 // # Leases
 //
 // Every write to a lease (renew, take, checkpoint, release) is conditional on the lease

@@ -27,36 +27,39 @@ import (
 )
 
 func TestGetRecordsThrottlingAndExpiredIteratorsLoseNothing(t *testing.T) {
-	fake, stream := newFakeStream(t, 2)
-	want := putRecords(t, fake, stream, 8, 120, "a")
-	var n atomic.Int32
-	fake.Control(kinesistest.OpGetRecords, func(c *kinesistest.Call) (any, error, bool) {
-		c.KeepControl()
-		switch n.Add(1) % 5 {
-		case 1:
-			return nil, &types.ProvisionedThroughputExceededException{Message: aws.String("Rate exceeded for shard")}, true
-		case 3:
-			return nil, &types.ExpiredIteratorException{Message: aws.String("Iterator expired")}, true
+	synctest.Test(t, func(t *testing.T) {
+		fake, stream := newFakeStream(t, 2)
+		want := putRecords(t, fake, stream, 8, 120, "a")
+		var n, expired atomic.Int32
+		fake.Control(kinesistest.OpGetRecords, func(c *kinesistest.Call) (any, error, bool) {
+			c.KeepControl()
+			switch n.Add(1) % 5 {
+			case 1:
+				return nil, &types.ProvisionedThroughputExceededException{Message: aws.String("Rate exceeded for shard")}, true
+			case 3:
+				expired.Add(1)
+				return nil, &types.ExpiredIteratorException{Message: aws.String("Iterator expired")}, true
+			}
+			return nil, nil, false
+		})
+		r := newRecorder()
+		c, err := New(fake, stream, checkpoint.NewMemory(), r.factory("w1"), fastOptions(t, "w1", func(o *Options) { o.MaxRecords = 7 })...)
+		if err != nil {
+			t.Fatal(err)
 		}
-		return nil, nil, false
+		stop := runConsumer(t, c)
+		r.waitFor(t, 30*time.Second, "all records", func() bool { return r.distinct() >= len(want) })
+		want = append(want, putRecords(t, fake, stream, 8, 30, "b")...)
+		r.waitFor(t, 30*time.Second, "all records", func() bool { return r.distinct() >= len(want) })
+		stop()
+		r.checkComplete(t, want)
+		if r.total() != len(want) {
+			t.Errorf("%d deliveries of %d records: a new iterator must start after the last record read", r.total(), len(want))
+		}
+		if got, want := fake.Stats().Calls[kinesistest.OpGetShardIterator], 2+int64(expired.Load()); got != want {
+			t.Errorf("%d GetShardIterator calls, want %d: one per shard and one per expired iterator (throttling keeps it)", got, want)
+		}
 	})
-	r := newRecorder()
-	c, err := New(fake, stream, checkpoint.NewMemory(), r.factory("w1"), fastOptions(t, "w1", func(o *Options) { o.MaxRecords = 7 })...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := runConsumer(t, c)
-	r.waitFor(t, 30*time.Second, "all records", func() bool { return r.distinct() >= len(want) })
-	want = append(want, putRecords(t, fake, stream, 8, 30, "b")...)
-	r.waitFor(t, 30*time.Second, "all records", func() bool { return r.distinct() >= len(want) })
-	stop()
-	r.checkComplete(t, want)
-	if r.total() != len(want) {
-		t.Errorf("%d deliveries of %d records: a new iterator must start after the last record read", r.total(), len(want))
-	}
-	if fake.Stats().Calls[kinesistest.OpGetShardIterator] < 3 {
-		t.Errorf("expired iterators were not replaced: %d GetShardIterator calls", fake.Stats().Calls[kinesistest.OpGetShardIterator])
-	}
 }
 
 func TestLeaseOfATrimmedShardIsEndedSoItsChildrenStart(t *testing.T) {
@@ -180,6 +183,7 @@ func TestAShardThatCannotBeReadIsLoggedAsAnErrorAndCountedByCode(t *testing.T) {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
+		start := time.Now()
 		go func() { done <- c.Run(ctx) }()
 		defer func() {
 			cancel()
@@ -219,8 +223,11 @@ func TestAShardThatCannotBeReadIsLoggedAsAnErrorAndCountedByCode(t *testing.T) {
 			}
 			n += p.Value
 		}
-		if n < 10 {
-			t.Errorf("ReadErrors{shard=%s, operation=GetShardIterator, code=InvalidArgumentException} = %d after a minute of failures", stuck, n)
+		// One failed GetShardIterator per backoff of MaxRetryBackoff (50 ms: attempts wait
+		// 25..50 ms) since the start.
+		elapsed := time.Since(start)
+		if lo, hi := int64(elapsed/c.opts.MaxRetryBackoff), int64(elapsed/(c.opts.MaxRetryBackoff/2))+1; n < lo || n > hi {
+			t.Errorf("ReadErrors{shard=%s, operation=GetShardIterator, code=InvalidArgumentException} = %d after %v of failures, want %d..%d", stuck, n, elapsed, lo, hi)
 		}
 
 		time.Sleep(stuckReadAfter)
@@ -241,31 +248,33 @@ func TestAShardThatCannotBeReadIsLoggedAsAnErrorAndCountedByCode(t *testing.T) {
 // TooManyRequestsException or a bare HTTP 429 backs off and keeps the iterator, where a
 // failure of another kind starts again from a new one.
 func TestGetRecordsTooManyRequestsAndHTTP429AreThrottling(t *testing.T) {
-	fake, stream := newFakeStream(t, 1)
-	want := putRecords(t, fake, stream, 1, 20, "a")
-	var n atomic.Int32
-	fake.Control(kinesistest.OpGetRecords, func(c *kinesistest.Call) (any, error, bool) {
-		c.KeepControl()
-		switch n.Add(1) {
-		case 1, 2:
-			return nil, &smithy.GenericAPIError{Code: "TooManyRequestsException", Message: "Rate exceeded"}, true
-		case 3, 4:
-			return nil, &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: http.StatusTooManyRequests}}, Err: errors.New("too many requests")}, true
+	synctest.Test(t, func(t *testing.T) {
+		fake, stream := newFakeStream(t, 1)
+		want := putRecords(t, fake, stream, 1, 20, "a")
+		var n atomic.Int32
+		fake.Control(kinesistest.OpGetRecords, func(c *kinesistest.Call) (any, error, bool) {
+			c.KeepControl()
+			switch n.Add(1) {
+			case 1, 2:
+				return nil, &smithy.GenericAPIError{Code: "TooManyRequestsException", Message: "Rate exceeded"}, true
+			case 3, 4:
+				return nil, &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: http.StatusTooManyRequests}}, Err: errors.New("too many requests")}, true
+			}
+			return nil, nil, false
+		})
+		r := newRecorder()
+		c, err := New(fake, stream, checkpoint.NewMemory(), r.factory("w1"), fastOptions(t, "w1")...)
+		if err != nil {
+			t.Fatal(err)
 		}
-		return nil, nil, false
+		stop := runConsumer(t, c)
+		r.waitFor(t, 30*time.Second, "all records", func() bool { return r.distinct() >= len(want) })
+		stop()
+		r.checkComplete(t, want)
+		if got := fake.Stats().Calls[kinesistest.OpGetShardIterator]; got != 1 {
+			t.Errorf("%d GetShardIterator calls, want 1: throttling must keep the iterator", got)
+		}
 	})
-	r := newRecorder()
-	c, err := New(fake, stream, checkpoint.NewMemory(), r.factory("w1"), fastOptions(t, "w1")...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := runConsumer(t, c)
-	r.waitFor(t, 30*time.Second, "all records", func() bool { return r.distinct() >= len(want) })
-	stop()
-	r.checkComplete(t, want)
-	if got := fake.Stats().Calls[kinesistest.OpGetShardIterator]; got != 1 {
-		t.Errorf("%d GetShardIterator calls, want 1: throttling must keep the iterator", got)
-	}
 }
 
 // callTimes records when each call of an operation of the in-memory Kinesis arrived, and

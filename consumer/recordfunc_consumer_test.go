@@ -88,42 +88,44 @@ func (r *recorder) lastPositions() map[string]checkpoint.ExtendedSequenceNumber 
 }
 
 func TestRecordFuncKeepsKeyOrderAndAGracefulStopReplaysNothing(t *testing.T) {
-	fake, stream := newFakeStream(t, 2)
-	want := putRecords(t, fake, stream, 8, 600, "a")
-	r := newRecorder()
-	h := newKeyedHandler(r, "w1")
-	h.latency = func() time.Duration { return time.Duration(rand.IntN(2000)) * time.Microsecond }
-	store := checkpoint.NewMemory()
-	c, err := New(fake, stream, store, NewRecordFunc(h.handle), fastOptions(t, "w1", func(o *Options) {
-		o.Concurrency = 16
-		o.MaxRecords = 50 // many batches: keys run on across batch boundaries
-		o.CheckpointInterval = 20 * time.Millisecond
-	})...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := runConsumer(t, c)
-	r.waitFor(t, 30*time.Second, "all records", func() bool { return r.distinct() >= len(want) })
-	stop()
-	r.checkComplete(t, want)
-	if r.total() != len(want) {
-		t.Errorf("%d deliveries of %d records: records were handled twice", r.total(), len(want))
-	}
-	if h.maxRun < 2 {
-		t.Errorf("at most %d records ran at once with Concurrency 16 and 8 keys per shard", h.maxRun)
-	}
-	// The graceful stop checkpointed every shard at its last record: a new owner
-	// replays nothing.
-	leases, err := store.ListLeases(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	last := r.lastPositions()
-	for _, l := range leases {
-		if l.Checkpoint.Compare(last[l.Key]) != 0 {
-			t.Errorf("shard %s checkpointed at %s after a graceful stop, want its last record %s", l.Key, l.Checkpoint, last[l.Key])
+	synctest.Test(t, func(t *testing.T) {
+		fake, stream := newFakeStream(t, 2)
+		want := putRecords(t, fake, stream, 8, 600, "a")
+		r := newRecorder()
+		h := newKeyedHandler(r, "w1")
+		h.latency = func() time.Duration { return time.Duration(rand.IntN(2000)) * time.Microsecond }
+		store := checkpoint.NewMemory()
+		c, err := New(fake, stream, store, NewRecordFunc(h.handle), fastOptions(t, "w1", func(o *Options) {
+			o.Concurrency = 16
+			o.MaxRecords = 50 // many batches: keys run on across batch boundaries
+			o.CheckpointInterval = 20 * time.Millisecond
+		})...)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		stop := runConsumer(t, c)
+		r.waitFor(t, 30*time.Second, "all records", func() bool { return r.distinct() >= len(want) })
+		stop()
+		r.checkComplete(t, want)
+		if r.total() != len(want) {
+			t.Errorf("%d deliveries of %d records: records were handled twice", r.total(), len(want))
+		}
+		if h.maxRun < 2 {
+			t.Errorf("at most %d records ran at once with Concurrency 16 and 8 keys per shard", h.maxRun)
+		}
+		// The graceful stop checkpointed every shard at its last record: a new owner
+		// replays nothing.
+		leases, err := store.ListLeases(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := r.lastPositions()
+		for _, l := range leases {
+			if l.Checkpoint.Compare(last[l.Key]) != 0 {
+				t.Errorf("shard %s checkpointed at %s after a graceful stop, want its last record %s", l.Key, l.Checkpoint, last[l.Key])
+			}
+		}
+	})
 }
 
 // countingClient counts the records GetRecords returned.
@@ -214,16 +216,17 @@ func TestRecordFuncSlowKeyHoldsBackOnlyItsKeyAndTheCheckpoint(t *testing.T) {
 		}
 
 		close(release)
-		for r.distinct() < len(want) {
-			time.Sleep(100 * time.Millisecond)
-		}
-		time.Sleep(time.Second) // a few checkpoint intervals
+		r.waitFor(t, time.Minute, "every record", func() bool { return r.distinct() >= len(want) })
+		// Every record is done: the next checkpoint, at most one CheckpointInterval
+		// later, is at the last record.
+		time.Sleep(100 * time.Millisecond)
+		synctest.Wait()
 		leases, err = store.ListLeases(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if last := r.lastPositions()["shardId-000000000000"]; leases[0].Checkpoint.Compare(last) != 0 {
-			t.Errorf("checkpoint %s once every record is done, want the last record %s", leases[0].Checkpoint, last)
+			t.Errorf("checkpoint %s one CheckpointInterval after every record was done, want the last record %s", leases[0].Checkpoint, last)
 		}
 		cancel()
 		if err := <-done; err != nil {
@@ -378,61 +381,72 @@ func TestNewValidatesRecordFuncOptions(t *testing.T) {
 // MaxRetries retries and handed to OnFailure (retried until OnFailure accepts it); then
 // the later records of its key run and the checkpoint passes it.
 func TestRecordFuncGivesAFailingRecordUpToOnFailureAndItsKeyGoesOn(t *testing.T) {
-	fake, stream := newFakeStream(t, 1)
-	all := putRecords(t, fake, stream, 3, 90, "a")
-	const bad = "a-k001/0"
-	want := slices.DeleteFunc(slices.Clone(all), func(d string) bool { return d == bad })
-	r := newRecorder()
-	h := newKeyedHandler(r, "w1")
-	var calls atomic.Int32
-	fn := func(ctx context.Context, rec Record) error {
-		if string(rec.Data) == bad {
-			calls.Add(1)
-			return errors.New("malformed payload")
+	synctest.Test(t, func(t *testing.T) {
+		fake, stream := newFakeStream(t, 1)
+		all := putRecords(t, fake, stream, 3, 90, "a")
+		const bad = "a-k001/0"
+		want := slices.DeleteFunc(slices.Clone(all), func(d string) bool { return d == bad })
+		r := newRecorder()
+		h := newKeyedHandler(r, "w1")
+		var calls atomic.Int32
+		fn := func(ctx context.Context, rec Record) error {
+			if string(rec.Data) == bad {
+				calls.Add(1)
+				return errors.New("malformed payload")
+			}
+			return h.handle(ctx, rec)
 		}
-		return h.handle(ctx, rec)
-	}
-	var mu sync.Mutex
-	var failed []FailedRecord
-	var handOvers int
-	store := checkpoint.NewMemory()
-	c, err := New(fake, stream, store, NewRecordFunc(fn), fastOptions(t, "w1", func(o *Options) {
-		o.Concurrency = 4
-		o.MaxRetries = 2
-		o.OnFailure = func(ctx context.Context, f FailedRecord) error {
+		var mu sync.Mutex
+		var failed []FailedRecord
+		var handOvers int
+		store := checkpoint.NewMemory()
+		c, err := New(fake, stream, store, NewRecordFunc(fn), fastOptions(t, "w1", func(o *Options) {
+			o.Concurrency = 4
+			o.MaxRetries = 2
+			o.OnFailure = func(ctx context.Context, f FailedRecord) error {
+				mu.Lock()
+				defer mu.Unlock()
+				if handOvers++; handOvers == 1 {
+					return errors.New("dead-letter queue unavailable") // the hand-over is retried
+				}
+				failed = append(failed, f)
+				return nil
+			}
+		})...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := runConsumer(t, c)
+		r.waitFor(t, 20*time.Second, "every other record", func() bool { return r.distinct() >= len(want) })
+		r.waitFor(t, 10*time.Second, "OnFailure accepting the record", func() bool {
 			mu.Lock()
 			defer mu.Unlock()
-			if handOvers++; handOvers == 1 {
-				return errors.New("dead-letter queue unavailable") // the hand-over is retried
-			}
-			failed = append(failed, f)
-			return nil
-		}
-	})...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := runConsumer(t, c)
-	r.waitFor(t, 20*time.Second, "every other record", func() bool { return r.distinct() >= len(want) })
-	r.waitFor(t, 10*time.Second, "the checkpoint at the last record", func() bool {
+			return len(failed) == 1
+		})
+		// The watermark passes the given-up record: the next checkpoint, at most one
+		// CheckpointInterval later, is at the last record.
+		time.Sleep(DefaultCheckpointInterval)
+		synctest.Wait()
 		leases, err := store.ListLeases(context.Background())
-		return err == nil && len(leases) == 1 && leases[0].Checkpoint.Compare(r.lastPositions()["shardId-000000000000"]) == 0
+		if last := r.lastPositions()["shardId-000000000000"]; err != nil || len(leases) != 1 || leases[0].Checkpoint.Compare(last) != 0 {
+			t.Errorf("one CheckpointInterval after the record was given up: leases %v (%v), want the checkpoint at the last record %s", leases, err, last)
+		}
+		stop()
+		r.checkComplete(t, want)
+		if n := calls.Load(); n != 3 {
+			t.Errorf("%s was delivered %d times, want 3 (MaxRetries 2)", bad, n)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(failed) != 1 {
+			t.Fatalf("OnFailure accepted %d records, want 1: %v", len(failed), failed)
+		}
+		f := failed[0]
+		if string(f.Record.Data) != bad || f.Reason != RetriesExhausted || f.Attempts != 3 || f.StreamName != stream ||
+			f.ShardID != "shardId-000000000000" || f.Err == nil || f.Err.Error() != "malformed payload" {
+			t.Errorf("FailedRecord %+v, want %s, RetriesExhausted after 3 attempts with the handler's error", f, bad)
+		}
 	})
-	stop()
-	r.checkComplete(t, want)
-	if n := calls.Load(); n != 3 {
-		t.Errorf("%s was delivered %d times, want 3 (MaxRetries 2)", bad, n)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(failed) != 1 {
-		t.Fatalf("OnFailure accepted %d records, want 1: %v", len(failed), failed)
-	}
-	f := failed[0]
-	if string(f.Record.Data) != bad || f.Reason != RetriesExhausted || f.Attempts != 3 || f.StreamName != stream ||
-		f.ShardID != "shardId-000000000000" || f.Err == nil || f.Err.Error() != "malformed payload" {
-		t.Errorf("FailedRecord %+v, want %s, RetriesExhausted after 3 attempts with the handler's error", f, bad)
-	}
 }
 
 // A record older than MaxRecordAge is given up before it is delivered; the others are

@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -166,8 +167,10 @@ func reshardScenario(t *testing.T, k resharder, stream string, store checkpoint.
 }
 
 func TestReshardingDuringConsumptionInMemory(t *testing.T) {
-	fake, stream := newFakeStream(t, 4)
-	reshardScenario(t, fake, stream, checkpoint.NewMemory(), fastOptions, 300)
+	synctest.Test(t, func(t *testing.T) {
+		fake, stream := newFakeStream(t, 4)
+		reshardScenario(t, fake, stream, checkpoint.NewMemory(), fastOptions, 300)
+	})
 }
 
 func TestReshardingDuringConsumption(t *testing.T) {

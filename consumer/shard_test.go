@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -113,59 +114,67 @@ func (p *scriptedProcessor) ShutdownRequested(ctx context.Context, in ShutdownRe
 }
 
 func TestLostLeaseCancelsProcessingAndFencesTheCheckpointer(t *testing.T) {
-	fake, stream := newFakeStream(t, 1)
-	putRecords(t, fake, stream, 1, 5, "a")
-	store := checkpoint.NewMemory()
-	inBatch := make(chan Checkpointer, 1)
-	cancelled := make(chan struct{})
-	lost := make(chan struct{})
-	var calls atomic.Int32
-	newProc := func(string) RecordProcessor {
-		return &scriptedProcessor{
-			process: func(ctx context.Context, in ProcessRecordsInput) error {
-				if calls.Add(1) > 1 {
-					return nil
-				}
-				inBatch <- in.Checkpointer
-				<-ctx.Done() // a slow batch: it must be interrupted
-				close(cancelled)
-				return ctx.Err()
-			},
-			lost: func(ctx context.Context, in LeaseLostInput) { close(lost) },
+	synctest.Test(t, func(t *testing.T) {
+		fake, stream := newFakeStream(t, 1)
+		putRecords(t, fake, stream, 1, 5, "a")
+		const failoverTime = 30 * time.Second
+		store := checkpoint.NewMemory()
+		inBatch := make(chan Checkpointer, 1)
+		cancelled := make(chan struct{})
+		lost := make(chan struct{})
+		var calls atomic.Int32
+		newProc := func(string) RecordProcessor {
+			return &scriptedProcessor{
+				process: func(ctx context.Context, in ProcessRecordsInput) error {
+					if calls.Add(1) > 1 {
+						return nil
+					}
+					inBatch <- in.Checkpointer
+					<-ctx.Done() // a slow batch: it must be interrupted
+					close(cancelled)
+					return ctx.Err()
+				},
+				lost: func(ctx context.Context, in LeaseLostInput) { close(lost) },
+			}
 		}
-	}
-	c, err := New(fake, stream, store, newProc, fastOptions(t, "w1", func(o *Options) { o.FailoverTime = 30 * time.Second })...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runConsumer(t, c)
-	var cp Checkpointer
-	select {
-	case cp = <-inBatch:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no batch")
-	}
-	// Another worker takes the lease; w1 learns it at its next renewal (FailoverTime/3).
-	l, err := store.GetLease(context.Background(), "shardId-000000000000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.TakeLease(context.Background(), l, "thief"); err != nil {
-		t.Fatal(err)
-	}
-	for _, ch := range []chan struct{}{cancelled, lost} {
+		c, err := New(fake, stream, store, newProc, fastOptions(t, "w1", func(o *Options) { o.FailoverTime = failoverTime })...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runConsumer(t, c)
+		var cp Checkpointer
 		select {
-		case <-ch:
-		case <-time.After(20 * time.Second):
-			t.Fatal("the lease loss was not noticed within a renewal interval")
+		case cp = <-inBatch:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no batch")
 		}
-	}
-	if err := cp.Checkpoint(context.Background()); !errors.Is(err, ErrLeaseLost) {
-		t.Errorf("Checkpoint after the loss: %v, want ErrLeaseLost", err)
-	}
-	if l, _ := store.GetLease(context.Background(), "shardId-000000000000"); l.Owner != "thief" || l.Checkpoint != checkpoint.PositionTrimHorizon {
-		t.Errorf("lease after the loss: owner %q checkpoint %s", l.Owner, l.Checkpoint)
-	}
+		// Another worker takes the lease; w1 learns it at its next renewal (FailoverTime/3).
+		l, err := store.GetLease(context.Background(), "shardId-000000000000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.TakeLease(context.Background(), l, "thief"); err != nil {
+			t.Fatal(err)
+		}
+		taken := time.Now()
+		renewal := failoverTime / renewalsPerFailover
+		for _, ch := range []chan struct{}{cancelled, lost} {
+			select {
+			case <-ch:
+			case <-time.After(renewal + time.Nanosecond):
+				t.Fatalf("the lease loss was not noticed within a renewal interval (%v)", renewal)
+			}
+		}
+		if d := time.Since(taken); d <= 0 || d > renewal {
+			t.Errorf("the loss was noticed %v after the take, want at the next renewal, within (0, %v]", d, renewal)
+		}
+		if err := cp.Checkpoint(context.Background()); !errors.Is(err, ErrLeaseLost) {
+			t.Errorf("Checkpoint after the loss: %v, want ErrLeaseLost", err)
+		}
+		if l, _ := store.GetLease(context.Background(), "shardId-000000000000"); l.Owner != "thief" || l.Checkpoint != checkpoint.PositionTrimHorizon {
+			t.Errorf("lease after the loss: owner %q checkpoint %s", l.Owner, l.Checkpoint)
+		}
+	})
 }
 
 func TestShardEndIsCheckpointedWhenTheProcessorForgets(t *testing.T) {
