@@ -110,6 +110,7 @@ func TestRecordsExpiringWithoutAShardMapAreLoggedAndCounted(t *testing.T) {
 		require.NoError(t, err)
 
 		c := newCollector()
+		start := time.Now()
 		// A burst, another 15 s later, a third 2 s after that (within the log interval).
 		for i := range 100 {
 			require.NoError(t, p.Put(context.Background(), Record{PartitionKey: testKey(i), Data: testData(i)}, c.done(i)))
@@ -131,15 +132,21 @@ func TestRecordsExpiringWithoutAShardMapAreLoggedAndCounted(t *testing.T) {
 		}
 
 		// Error lines: the first expiry at once, the next within 10 s summed up once,
-		// and none lost: they count all 200 records.
+		// and none lost: they count all 200 records. Lines are at least logEvery
+		// apart, but the last, which Close writes at 19 s.
 		failed := logs.lines("kinesis producer: records failed")
 		var logged int64
+		var at []time.Duration
 		for _, l := range failed {
 			assert.Equal(t, "ERROR", l["level"].String())
 			logged += l["records"].Int64()
+			at = append(at, l["time"].Time().Sub(start))
 		}
 		assert.EqualValues(t, 200, logged, "every failed record is counted in the logs")
-		assert.Len(t, failed, 3, "burst 1 at once, burst 2 at once (15 s later), burst 3 summed up after the interval")
+		require.Len(t, failed, 3, "burst 1 at once, burst 2 at once (15 s later), burst 3 summed up after the interval")
+		assertFromArrival(t, time.Second, at[0], "the first expiry, at the TTL")
+		assert.GreaterOrEqual(t, at[1]-at[0], logEvery)
+		assert.Equal(t, 19*time.Second, at[2], "written by Close")
 
 		listing := logs.lines("kinesis producer: listing the shards failed; retrying with backoff")
 		require.NotEmpty(t, listing, "failing ListShards retries are logged")
