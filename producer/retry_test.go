@@ -209,7 +209,7 @@ func TestNonRetryableErrorsFailFast(t *testing.T) {
 				p := newTestProducer(t, f, quiet)
 				start := time.Now()
 				out := putAll(t, p, 50)
-				assert.Zero(t, time.Since(start), "failed at once (no backoff), not at the 30 s RecordTTL")
+				assertFromArrival(t, 0, time.Since(start), "failed at once (no backoff), not at the 30 s RecordTTL")
 				for _, o := range out {
 					require.Error(t, o.err)
 					assert.False(t, IsRetryable(o.err))
