@@ -75,7 +75,12 @@ func TestShardMapIsPaged(t *testing.T) {
 	checkWritten(t, f, 500, nil)
 }
 
+// TestMaxRecordSizeComesFromTheStream runs in a testing/synctest bubble: PutSync waits for the linger in fake time.
 func TestMaxRecordSizeComesFromTheStream(t *testing.T) {
+	synctest.Test(t, testMaxRecordSizeComesFromTheStream)
+}
+
+func testMaxRecordSizeComesFromTheStream(t *testing.T) {
 	f := newFakeKinesisWith("s", 1, 2048)
 	p := newTestProducer(t, f)
 	_, err := p.PutSync(context.Background(), Record{PartitionKey: "k", Data: make([]byte, 1<<20+100)})

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -212,7 +213,10 @@ func TestAggregatesOnlyRecordsOfTheSameShard(t *testing.T) {
 	}
 }
 
-func TestExplicitHashKeyRoutes(t *testing.T) {
+// TestExplicitHashKeyRoutes runs in a testing/synctest bubble: PutSync waits for the linger in fake time.
+func TestExplicitHashKeyRoutes(t *testing.T) { synctest.Test(t, testExplicitHashKeyRoutes) }
+
+func testExplicitHashKeyRoutes(t *testing.T) {
 	f := newFakeKinesis("s", 4)
 	p := newTestProducer(t, f)
 	// One key, but explicit hash keys spread over every shard.
@@ -291,9 +295,13 @@ func TestValidation(t *testing.T) {
 		{PartitionKey: "k", ExplicitHashKey: "340282366920938463463374607431768211455"},
 		{PartitionKey: "k", ExplicitHashKey: "0"},
 	}
-	for _, r := range ok {
-		_, err := p.PutSync(context.Background(), r)
-		require.NoError(t, err)
+	c := newCollector()
+	for i, r := range ok {
+		require.NoError(t, p.Put(context.Background(), r, c.done(i)))
+	}
+	require.NoError(t, p.Flush(context.Background()))
+	for i, o := range c.exactlyOnce(t, len(ok)) {
+		require.NoError(t, o.err, "record %d", i)
 	}
 	_, err := aggregation.ParseHash128("1")
 	require.NoError(t, err)

@@ -266,7 +266,10 @@ func testExpiryWrapsTheLastCause(t *testing.T) {
 	assert.EqualValues(t, 1, p.Stats().UserRecordsExpired)
 }
 
-func TestFailIfThrottled(t *testing.T) {
+// TestFailIfThrottled runs in a testing/synctest bubble: PutSync waits for the linger in fake time.
+func TestFailIfThrottled(t *testing.T) { synctest.Test(t, testFailIfThrottled) }
+
+func testFailIfThrottled(t *testing.T) {
 	f := newFakeKinesis("s", 1)
 	f.putHook = func(_ int, in *kinesis.PutRecordsInput) ([]string, error) {
 		return []string{"ProvisionedThroughputExceededException"}, nil
