@@ -53,27 +53,35 @@ func checkPaced(t *testing.T, calls []sentAt, total, burst int, every time.Durat
 	assert.Equal(t, time.Duration(total-burst)*every, calls[len(calls)-1].at.Sub(t0), "the last record went as soon as it could")
 }
 
+// putThroughLimit puts n records (record(i)) at once to a one-shard stream with
+// RateLimit 50 (500 records/s and 512 KiB/s), one Kinesis record each, sent as soon
+// as the limiter lets them, and returns the calls once every record was written.
+func putThroughLimit(t *testing.T, n int, record func(i int) Record) []sentAt {
+	t.Helper()
+	f := newFakeKinesis("s", 1)
+	calls := recordCalls(f)
+	p := newTestProducer(t, f, func(o *Options) {
+		o.RateLimit = 50
+		o.DisableAggregation = true
+		o.RecordMaxBufferedTime = -1
+	})
+	c := newCollector()
+	for i := range n {
+		require.NoError(t, p.Put(context.Background(), record(i), c.done(i)))
+	}
+	require.NoError(t, p.Flush(context.Background()))
+	for i, o := range c.exactlyOnce(t, n) {
+		require.NoError(t, o.err, "record %d", i)
+	}
+	return calls()
+}
+
 // RateLimit 50 is 500 records/s per shard: a burst of a second's worth, then one
 // record every 2 ms.
 func TestRateLimitPacesRecordsPerShard(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFakeKinesis("s", 1)
-		calls := recordCalls(f)
-		p := newTestProducer(t, f, func(o *Options) {
-			o.RateLimit = 50
-			o.DisableAggregation = true
-			o.RecordMaxBufferedTime = -1
-		})
-		const n = 1500
-		c := newCollector()
-		for i := range n {
-			require.NoError(t, p.Put(context.Background(), Record{PartitionKey: testKey(i), Data: []byte("x")}, c.done(i)))
-		}
-		require.NoError(t, p.Flush(context.Background()))
-		for i, o := range c.exactlyOnce(t, n) {
-			require.NoError(t, o.err, "record %d", i)
-		}
-		checkPaced(t, calls(), n, 500, 2*time.Millisecond)
+		calls := putThroughLimit(t, 1500, func(i int) Record { return Record{PartitionKey: testKey(i), Data: []byte("x")} })
+		checkPaced(t, calls, 1500, 500, 2*time.Millisecond)
 	})
 }
 
@@ -81,24 +89,9 @@ func TestRateLimitPacesRecordsPerShard(t *testing.T) {
 // 125 ms.
 func TestRateLimitPacesBytesPerShard(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFakeKinesis("s", 1)
-		calls := recordCalls(f)
-		p := newTestProducer(t, f, func(o *Options) {
-			o.RateLimit = 50
-			o.DisableAggregation = true
-			o.RecordMaxBufferedTime = -1
-		})
-		const n = 16
 		data := []byte(strings.Repeat("x", 64<<10-1)) // 64 KiB with the partition key "k"
-		c := newCollector()
-		for i := range n {
-			require.NoError(t, p.Put(context.Background(), Record{PartitionKey: "k", Data: data}, c.done(i)))
-		}
-		require.NoError(t, p.Flush(context.Background()))
-		for i, o := range c.exactlyOnce(t, n) {
-			require.NoError(t, o.err, "record %d", i)
-		}
-		checkPaced(t, calls(), n, 8, 125*time.Millisecond)
+		calls := putThroughLimit(t, 16, func(int) Record { return Record{PartitionKey: "k", Data: data} })
+		checkPaced(t, calls, 16, 8, 125*time.Millisecond)
 	})
 }
 
