@@ -263,10 +263,7 @@ func (s *shard) subscribe(ctx context.Context, out chan<- batch) {
 			return nil
 		})
 		if errors.Is(err, errShardGone) {
-			select {
-			case out <- batch{end: true}:
-			case <-ctx.Done():
-			}
+			endGone(ctx, out)
 			return
 		}
 		if err != nil || ended {

@@ -305,12 +305,7 @@ func TestFanOutSubscribesAgainWhenASubscriptionEnds(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv, kc := newFanOutServer(t, 1)
 		want := putRecords(t, kc, "s", 4, 40, "a")
-		r := newRecorder()
-		c, err := New(kc, "s", checkpoint.NewMemory(), r.factory("w1"), fastFanOutOptions(t, "w1")...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		runConsumer(t, c)
+		r, _ := startRecording(t, kc, "s", fastFanOutOptions(t, "w1"))
 		r.waitFor(t, 10*time.Second, "records", func() bool { return r.distinct() >= len(want) })
 		if n := srv.Stats().Calls[kinesistest.OpSubscribeToShard]; n != 1 {
 			t.Fatalf("%d SubscribeToShard calls before the subscription's end, want 1", n)
@@ -339,15 +334,7 @@ func TestFanOutFailedSubscribeToShardBacksOffWithinTheExactBounds(t *testing.T) 
 		const failures = 4
 		calls := recordCalls(srv.Kinesis(), kinesistest.OpSubscribeToShard, failures, &types.LimitExceededException{Message: aws.String("Rate exceeded")})
 		const maxBackoff = 10 * time.Second
-		r := newRecorder()
-		c, err := New(kc, "s", checkpoint.NewMemory(), r.factory("w1"), fastFanOutOptions(t, "w1", func(o *Options) { o.MaxRetryBackoff = maxBackoff })...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stop := runConsumer(t, c)
-		r.waitFor(t, time.Minute, "records", func() bool { return r.distinct() >= len(want) })
-		stop()
-		r.checkComplete(t, want)
+		consumeAll(t, kc, "s", want, fastFanOutOptions(t, "w1", func(o *Options) { o.MaxRetryBackoff = maxBackoff }))
 		gaps := calls.gaps()
 		if len(gaps) != failures {
 			t.Fatalf("%d SubscribeToShard calls, want %d failures and a success", len(gaps)+1, failures)
@@ -424,15 +411,7 @@ func TestFanOutReusesTheConsumerAndDeregistersOnlyWhenAsked(t *testing.T) {
 		srv, kc := newFanOutServer(t, 1)
 		want := putRecords(t, kc, "s", 2, 20, "a")
 		for i, deregister := range []bool{false, true} {
-			r := newRecorder()
-			c, err := New(kc, "s", checkpoint.NewMemory(), r.factory("w1"), fastFanOutOptions(t, "w1", func(o *Options) { o.DeregisterOnShutdown = deregister })...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			stop := runConsumer(t, c)
-			r.waitFor(t, 10*time.Second, "records", func() bool { return r.distinct() >= len(want) })
-			stop()
-			r.checkComplete(t, want)
+			consumeAll(t, kc, "s", want, fastFanOutOptions(t, "w1", func(o *Options) { o.DeregisterOnShutdown = deregister }))
 			if got, want := srv.Stats().Calls[kinesistest.OpDeregisterStreamConsumer], int64(i); got != want {
 				t.Errorf("run %d (DeregisterOnShutdown %v): %d deregistrations, want %d", i+1, deregister, got, want)
 			}
@@ -450,12 +429,7 @@ func TestFanOutRegistersAgainWhenTheConsumerIsDeregisteredWhileRunning(t *testin
 	synctest.Test(t, func(t *testing.T) {
 		srv, kc := newFanOutServer(t, 2)
 		want := putRecords(t, kc, "s", 4, 40, "a")
-		r := newRecorder()
-		c, err := New(kc, "s", checkpoint.NewMemory(), r.factory("w1"), fastFanOutOptions(t, "w1")...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		runConsumer(t, c)
+		r, _ := startRecording(t, kc, "s", fastFanOutOptions(t, "w1"))
 		r.waitFor(t, 10*time.Second, "records", func() bool { return r.distinct() >= len(want) })
 		cs := streamConsumers(t, kc)
 		if len(cs) != 1 {

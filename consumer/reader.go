@@ -98,12 +98,7 @@ func (s *shard) read(ctx context.Context, out chan<- batch) {
 			return nil
 		})
 		if errors.Is(err, errShardGone) {
-			// The shard was trimmed before it was finished: its data is gone. End it so
-			// its children can start.
-			select {
-			case out <- batch{end: true}:
-			case <-ctx.Done():
-			}
+			endGone(ctx, out)
 			return
 		}
 		if err != nil {
@@ -138,6 +133,15 @@ func (s *shard) read(ctx context.Context, out chan<- batch) {
 
 // errShardGone ends a reader whose shard was trimmed before it was finished.
 var errShardGone = errors.New("the shard no longer exists")
+
+// endGone ends the shard of a reader that found it gone (errShardGone): its data was
+// trimmed before it was finished, so an end without records lets its children start.
+func endGone(ctx context.Context, out chan<- batch) {
+	select {
+	case out <- batch{end: true}:
+	case <-ctx.Done():
+	}
+}
 
 // iteratorError is a failed GetShardIterator call of read.
 type iteratorError struct{ error }

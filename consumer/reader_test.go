@@ -262,15 +262,7 @@ func TestGetRecordsTooManyRequestsAndHTTP429AreThrottling(t *testing.T) {
 			}
 			return nil, nil, false
 		})
-		r := newRecorder()
-		c, err := New(fake, stream, checkpoint.NewMemory(), r.factory("w1"), fastOptions(t, "w1")...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stop := runConsumer(t, c)
-		r.waitFor(t, 30*time.Second, "all records", func() bool { return r.distinct() >= len(want) })
-		stop()
-		r.checkComplete(t, want)
+		consumeAll(t, fake, stream, want, fastOptions(t, "w1"))
 		if got := fake.Stats().Calls[kinesistest.OpGetShardIterator]; got != 1 {
 			t.Errorf("%d GetShardIterator calls, want 1: throttling must keep the iterator", got)
 		}
@@ -317,12 +309,7 @@ func TestReaderPacesGetRecordsAtFiveCallsPerSecond(t *testing.T) {
 		fake, stream := newFakeStream(t, 1)
 		want := putRecords(t, fake, stream, 1, 100, "a")
 		calls := recordCalls(fake, kinesistest.OpGetRecords, 0, nil)
-		r := newRecorder()
-		c, err := New(fake, stream, checkpoint.NewMemory(), r.factory("w1"), fastOptions(t, "w1", func(o *Options) { o.MaxRecords = 10 })...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stop := runConsumer(t, c)
+		r, stop := startRecording(t, fake, stream, fastOptions(t, "w1", func(o *Options) { o.MaxRecords = 10 }))
 		r.waitFor(t, time.Minute, "all records", func() bool { return r.distinct() >= len(want) })
 		time.Sleep(time.Second + minReadInterval/2) // and 5 empty reads at the tip
 		stop()
@@ -349,15 +336,7 @@ func TestGetRecordsThrottlingBacksOffWithinTheExactBounds(t *testing.T) {
 		const throttled = 6
 		calls := recordCalls(fake, kinesistest.OpGetRecords, throttled, &types.ProvisionedThroughputExceededException{Message: aws.String("Rate exceeded for shard")})
 		const maxBackoff = 2 * time.Second
-		r := newRecorder()
-		c, err := New(fake, stream, checkpoint.NewMemory(), r.factory("w1"), fastOptions(t, "w1", func(o *Options) { o.MaxRetryBackoff = maxBackoff })...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stop := runConsumer(t, c)
-		r.waitFor(t, time.Minute, "all records", func() bool { return r.distinct() >= len(want) })
-		stop()
-		r.checkComplete(t, want)
+		consumeAll(t, fake, stream, want, fastOptions(t, "w1", func(o *Options) { o.MaxRetryBackoff = maxBackoff }))
 		gaps := calls.gaps()
 		if len(gaps) < throttled {
 			t.Fatalf("%d GetRecords calls, want at least %d", len(gaps)+1, throttled+1)
@@ -383,15 +362,7 @@ func TestAnExpiredIteratorIsReplacedAtOnceTwiceThenAfterABackoff(t *testing.T) {
 		want := putRecords(t, fake, stream, 1, 20, "a")
 		reads := recordCalls(fake, kinesistest.OpGetRecords, 3, &types.ExpiredIteratorException{Message: aws.String("Iterator expired")})
 		iterators := recordCalls(fake, kinesistest.OpGetShardIterator, 0, nil)
-		r := newRecorder()
-		c, err := New(fake, stream, checkpoint.NewMemory(), r.factory("w1"), fastOptions(t, "w1", func(o *Options) { o.MaxRetryBackoff = 10 * time.Second })...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stop := runConsumer(t, c)
-		r.waitFor(t, time.Minute, "all records", func() bool { return r.distinct() >= len(want) })
-		stop()
-		r.checkComplete(t, want)
+		consumeAll(t, fake, stream, want, fastOptions(t, "w1", func(o *Options) { o.MaxRetryBackoff = 10 * time.Second }))
 		reads.mu.Lock()
 		iterators.mu.Lock()
 		defer reads.mu.Unlock()

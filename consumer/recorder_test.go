@@ -250,3 +250,26 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// startRecording runs a consumer of stream, worker w1, whose processors record into the
+// returned recorder, until the returned stop is called (or the test ends).
+func startRecording(t *testing.T, client Client, stream string, opts []func(*Options)) (*recorder, func()) {
+	t.Helper()
+	r := newRecorder()
+	c, err := New(client, stream, checkpoint.NewMemory(), r.factory("w1"), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, runConsumer(t, c)
+}
+
+// consumeAll runs a recording consumer (startRecording) until every record of want was
+// delivered, stops it and checks that each arrived, in order per key.
+func consumeAll(t *testing.T, client Client, stream string, want []string, opts []func(*Options)) *recorder {
+	t.Helper()
+	r, stop := startRecording(t, client, stream, opts)
+	r.waitFor(t, time.Minute, "all records", func() bool { return r.distinct() >= len(want) })
+	stop()
+	r.checkComplete(t, want)
+	return r
+}
