@@ -176,114 +176,118 @@ func TestPartialFailureUnwrapsToItsError(t *testing.T) {
 // shard, and a Checkpoint made between calls (here from OnFailure, while the poison
 // record is being handed over) covers only the records accepted so far.
 func TestFailurePolicyMetricsAndCheckpointBetweenCalls(t *testing.T) {
-	fake, stream := newFakeStream(t, 1)
-	want := putRecords(t, fake, stream, 8, 8, "m")
-	reader := sdkmetric.NewManualReader()
-	store := checkpoint.NewMemory()
-	var mu sync.Mutex
-	var cp Checkpointer
-	var accepted []string
-	var atHandOver checkpoint.ExtendedSequenceNumber
-	seen := map[string]Record{}
-	given := make(chan FailedRecord, 1)
-	proc := &scriptedProcessor{process: func(ctx context.Context, in ProcessRecordsInput) error {
-		mu.Lock()
-		defer mu.Unlock()
-		cp = in.Checkpointer
-		for _, r := range in.Records {
-			seen[string(r.Data)] = r
-			if string(r.Data) == want[5] {
-				return errPoison
-			}
-		}
-		for _, r := range in.Records {
-			accepted = append(accepted, string(r.Data))
-		}
-		return nil
-	}}
-	c, err := New(fake, stream, store, func(string) RecordProcessor { return proc }, fastOptions(t, "w1", func(o *Options) {
-		o.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-		o.BisectOnError = true
-		o.MaxRetries = 2
-		o.OnFailure = func(ctx context.Context, f FailedRecord) error {
+	synctest.Test(t, func(t *testing.T) {
+		fake, stream := newFakeStream(t, 1)
+		want := putRecords(t, fake, stream, 8, 8, "m")
+		reader := sdkmetric.NewManualReader()
+		store := checkpoint.NewMemory()
+		var mu sync.Mutex
+		var cp Checkpointer
+		var accepted []string
+		var atHandOver checkpoint.ExtendedSequenceNumber
+		seen := map[string]Record{}
+		given := make(chan FailedRecord, 1)
+		proc := &scriptedProcessor{process: func(ctx context.Context, in ProcessRecordsInput) error {
 			mu.Lock()
 			defer mu.Unlock()
-			if err := cp.Checkpoint(ctx); err != nil {
-				return err
+			cp = in.Checkpointer
+			for _, r := range in.Records {
+				seen[string(r.Data)] = r
+				if string(r.Data) == want[5] {
+					return errPoison
+				}
 			}
-			l, err := store.GetLease(ctx, f.ShardID)
-			if err != nil {
-				return err
+			for _, r := range in.Records {
+				accepted = append(accepted, string(r.Data))
 			}
-			atHandOver = l.Checkpoint
-			given <- f
 			return nil
-		}
-	})...)
-	require.NoError(t, err)
-	stop := runConsumer(t, c)
-	f := <-given
-	waitUntil(t, 10*time.Second, "the other records", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(accepted) == len(want)-1
+		}}
+		c, err := New(fake, stream, store, func(string) RecordProcessor { return proc }, fastOptions(t, "w1", func(o *Options) {
+			o.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+			o.BisectOnError = true
+			o.MaxRetries = 2
+			o.OnFailure = func(ctx context.Context, f FailedRecord) error {
+				mu.Lock()
+				defer mu.Unlock()
+				if err := cp.Checkpoint(ctx); err != nil {
+					return err
+				}
+				l, err := store.GetLease(ctx, f.ShardID)
+				if err != nil {
+					return err
+				}
+				atHandOver = l.Checkpoint
+				given <- f
+				return nil
+			}
+		})...)
+		require.NoError(t, err)
+		stop := runConsumer(t, c)
+		f := <-given
+		waitUntil(t, 10*time.Second, "the other records", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(accepted) == len(want)-1
+		})
+		stop()
+		assert.Equal(t, want[5], string(f.Record.Data))
+		before := seen[want[4]]
+		assert.Equal(t, checkpoint.ExtendedSequenceNumber{SequenceNumber: before.SequenceNumber}, atHandOver, "the checkpoint between calls stops before the failing record")
+		ints, _ := collect(t, reader)
+		shard := "shardId-000000000000"
+		assert.EqualValues(t, 1, sum(ints["RecordsGivenUp"], "reason", string(RetriesExhausted)))
+		assert.EqualValues(t, 2, sum(ints["RecordProcessor.Bisections"], "shard", shard)) // [0,8) and [4,6)
+		assert.EqualValues(t, 2, sum(ints["RecordProcessor.Retries"], "shard", shard))    // the record alone, twice
+		assert.EqualValues(t, 0, sum(ints["OnFailure.Errors"], "shard", shard))
+		assert.EqualValues(t, 7, sum(ints["RecordsProcessed"], "shard", shard))
 	})
-	stop()
-	assert.Equal(t, want[5], string(f.Record.Data))
-	before := seen[want[4]]
-	assert.Equal(t, checkpoint.ExtendedSequenceNumber{SequenceNumber: before.SequenceNumber}, atHandOver, "the checkpoint between calls stops before the failing record")
-	ints, _ := collect(t, reader)
-	shard := "shardId-000000000000"
-	assert.EqualValues(t, 1, sum(ints["RecordsGivenUp"], "reason", string(RetriesExhausted)))
-	assert.EqualValues(t, 2, sum(ints["RecordProcessor.Bisections"], "shard", shard)) // [0,8) and [4,6)
-	assert.EqualValues(t, 2, sum(ints["RecordProcessor.Retries"], "shard", shard))    // the record alone, twice
-	assert.EqualValues(t, 0, sum(ints["OnFailure.Errors"], "shard", shard))
-	assert.EqualValues(t, 7, sum(ints["RecordsProcessed"], "shard", shard))
 }
 
 // A call interrupted by the shutdown did not accept its records: a Checkpoint in
 // ShutdownRequested covers only the calls that returned nil. (Before, it covered the
 // interrupted batch, which the next owner then skipped.)
 func TestShutdownCheckpointDoesNotCoverAnInterruptedCall(t *testing.T) {
-	fake, stream := newFakeStream(t, 1)
-	putRecords(t, fake, stream, 4, 4, "first")
-	store := checkpoint.NewMemory()
-	var mu sync.Mutex
-	var firstLast Record
-	calls := 0
-	blocked := make(chan struct{})
-	proc := &scriptedProcessor{
-		process: func(ctx context.Context, in ProcessRecordsInput) error {
+	synctest.Test(t, func(t *testing.T) {
+		fake, stream := newFakeStream(t, 1)
+		putRecords(t, fake, stream, 4, 4, "first")
+		store := checkpoint.NewMemory()
+		var mu sync.Mutex
+		var firstLast Record
+		calls := 0
+		blocked := make(chan struct{})
+		proc := &scriptedProcessor{
+			process: func(ctx context.Context, in ProcessRecordsInput) error {
+				mu.Lock()
+				calls++
+				n := calls
+				if n == 1 {
+					firstLast = in.Records[len(in.Records)-1]
+				}
+				mu.Unlock()
+				if n == 1 {
+					return nil // accepted, not checkpointed
+				}
+				close(blocked)
+				<-ctx.Done()
+				return ctx.Err()
+			},
+			shutdown: func(ctx context.Context, in ShutdownRequestedInput) error { return in.Checkpointer.Checkpoint(ctx) },
+		}
+		c, err := New(fake, stream, store, func(string) RecordProcessor { return proc }, fastOptions(t, "w1")...)
+		require.NoError(t, err)
+		stop := runConsumer(t, c)
+		waitUntil(t, 10*time.Second, "the first batch", func() bool {
 			mu.Lock()
-			calls++
-			n := calls
-			if n == 1 {
-				firstLast = in.Records[len(in.Records)-1]
-			}
-			mu.Unlock()
-			if n == 1 {
-				return nil // accepted, not checkpointed
-			}
-			close(blocked)
-			<-ctx.Done()
-			return ctx.Err()
-		},
-		shutdown: func(ctx context.Context, in ShutdownRequestedInput) error { return in.Checkpointer.Checkpoint(ctx) },
-	}
-	c, err := New(fake, stream, store, func(string) RecordProcessor { return proc }, fastOptions(t, "w1")...)
-	require.NoError(t, err)
-	stop := runConsumer(t, c)
-	waitUntil(t, 10*time.Second, "the first batch", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return calls == 1
+			defer mu.Unlock()
+			return calls == 1
+		})
+		putRecords(t, fake, stream, 4, 4, "second")
+		<-blocked
+		stop()
+		l, err := store.GetLease(context.Background(), "shardId-000000000000")
+		require.NoError(t, err)
+		assert.Equal(t, checkpoint.ExtendedSequenceNumber{SequenceNumber: firstLast.SequenceNumber}, l.Checkpoint)
 	})
-	putRecords(t, fake, stream, 4, 4, "second")
-	<-blocked
-	stop()
-	l, err := store.GetLease(context.Background(), "shardId-000000000000")
-	require.NoError(t, err)
-	assert.Equal(t, checkpoint.ExtendedSequenceNumber{SequenceNumber: firstLast.SequenceNumber}, l.Checkpoint)
 }
 
 // NewFunc checkpoints, at a graceful shutdown, a record given up after its last

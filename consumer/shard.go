@@ -576,7 +576,9 @@ func (s *shard) deliverCall(p RecordProcessor, records []Record, bytes int, mill
 			s.log.Warn(msg, append(coords, attrs...)...)
 		case out.counted && plan.next >= plan.giveUpTo:
 			s.w.m.retries.Add(ctx, 1, s.attrs)
-			delay := awserr.Backoff(out.failures, 100*time.Millisecond, s.w.opts.MaxRetryBackoff)
+			// The batch plan, not a retrier, decides what comes next (the same records, a
+			// half, or a give-up), so this loop waits itself, with the retrier's backoff.
+			delay := awserr.Backoff(out.failures, retryBaseDelay, s.w.opts.MaxRetryBackoff)
 			what := "retrying"
 			if out.accepted > 0 {
 				what = fmt.Sprintf("retrying from the failed record (%d records before it accepted)", out.accepted)

@@ -17,45 +17,55 @@ import (
 )
 
 func TestProcessorErrorsAndPanicsRetryTheSameBatch(t *testing.T) {
-	fake, stream := newFakeStream(t, 2)
-	want := putRecords(t, fake, stream, 8, 200, "a")
-	r := newRecorder()
-	var attempts atomic.Int32
-	var mu sync.Mutex
-	firstOfAttempt := map[string][]string{} // shard -> first record of each failed attempt
-	r.fail = func(shard string, recs []Record) error {
-		if shard != "shardId-000000000001" {
+	synctest.Test(t, func(t *testing.T) {
+		fake, stream := newFakeStream(t, 2)
+		want := putRecords(t, fake, stream, 8, 200, "a")
+		r := newRecorder()
+		var mu sync.Mutex
+		var firstOfAttempt []string // shard 1: first record of each call
+		var at []time.Time          // shard 1: when each call came
+		r.fail = func(shard string, recs []Record) error {
+			if shard != "shardId-000000000001" {
+				return nil
+			}
+			mu.Lock()
+			firstOfAttempt = append(firstOfAttempt, string(recs[0].Data))
+			at = append(at, time.Now())
+			n := len(at)
+			mu.Unlock()
+			switch n {
+			case 1:
+				return errors.New("database down")
+			case 2:
+				panic("processor bug")
+			}
 			return nil
 		}
-		n := attempts.Add(1)
-		mu.Lock()
-		firstOfAttempt[shard] = append(firstOfAttempt[shard], string(recs[0].Data))
-		mu.Unlock()
-		switch n {
-		case 1:
-			return errors.New("database down")
-		case 2:
-			panic("processor bug")
+		const maxBackoff = 10 * time.Second
+		c, err := New(fake, stream, checkpoint.NewMemory(), r.factory("w1"), fastOptions(t, "w1", func(o *Options) { o.MaxRetryBackoff = maxBackoff })...)
+		if err != nil {
+			t.Fatal(err)
 		}
-		return nil
-	}
-	c, err := New(fake, stream, checkpoint.NewMemory(), r.factory("w1"), fastOptions(t, "w1")...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := runConsumer(t, c)
-	r.waitFor(t, 10*time.Second, "all records", func() bool { return r.distinct() >= len(want) })
-	stop()
-	r.checkComplete(t, want)
-	mu.Lock()
-	defer mu.Unlock()
-	got := firstOfAttempt["shardId-000000000001"]
-	if len(got) < 3 || got[0] != got[1] || got[1] != got[2] {
-		t.Errorf("the failed batch was not passed again unchanged: first records of the attempts %v", got)
-	}
-	if r.total() != len(want) {
-		t.Errorf("%d deliveries of %d records", r.total(), len(want))
-	}
+		stop := runConsumer(t, c)
+		r.waitFor(t, time.Minute, "all records", func() bool { return r.distinct() >= len(want) })
+		stop()
+		r.checkComplete(t, want)
+		mu.Lock()
+		defer mu.Unlock()
+		if len(firstOfAttempt) < 3 || firstOfAttempt[0] != firstOfAttempt[1] || firstOfAttempt[1] != firstOfAttempt[2] {
+			t.Fatalf("the failed batch was not passed again unchanged: first records of the calls %v", firstOfAttempt)
+		}
+		// Failure n waits the backoff of attempt n: from retryBaseDelay, equal jitter.
+		for i := 1; i < 3; i++ {
+			ceiling := min(maxBackoff, retryBaseDelay<<(i-1))
+			if g := at[i].Sub(at[i-1]); g < ceiling/2 || g > ceiling {
+				t.Errorf("call %d came %v after failure %d, want within [%v, %v]", i+1, g, i, ceiling/2, ceiling)
+			}
+		}
+		if r.total() != len(want) {
+			t.Errorf("%d deliveries of %d records", r.total(), len(want))
+		}
+	})
 }
 
 func TestPanicErrorCarriesTheStack(t *testing.T) {
