@@ -16,10 +16,7 @@ import (
 )
 
 func TestShardMapLoadFailures(t *testing.T) {
-	// A record fails with the listing that finds no stream: the first, or, when the
-	// router got the record only after handling that failure, the next one, after
-	// the first load backoff.
-	t.Run("not found fails the waiting records with the next listing", func(t *testing.T) {
+	t.Run("not found fails the waiting records at once", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			f := newFakeKinesis("other", 1)
 			p := newTestProducer(t, &renamed{f, "missing"}, quiet)
@@ -29,8 +26,22 @@ func TestShardMapLoadFailures(t *testing.T) {
 			require.ErrorAs(t, err, &apiErr)
 			assert.Equal(t, "ResourceNotFoundException", apiErr.ErrorCode())
 			assert.ErrorIs(t, err, ErrStreamNotFound)
-			_, hi := backoffBounds(1, loadBackoffMin, loadBackoffMax)
-			assert.LessOrEqual(t, time.Since(start), hi, "not at the 30 s RecordTTL")
+			assertFromArrival(t, 0, time.Since(start), "failed with the listing that found no stream")
+		})
+	})
+	// A record put after the listing failed for good fails at once too, not with the
+	// next listing after the load backoff (it did, 50 to 100 ms later).
+	t.Run("not found fails the records put after it at once", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			f := newFakeKinesis("other", 1)
+			p := newTestProducer(t, &renamed{f, "missing"}, quiet)
+			synctest.Wait() // the first listing failed; the mapper waits to list again
+			start := time.Now()
+			_, err := p.PutSync(context.Background(), Record{PartitionKey: "k", Data: []byte("x")})
+			assert.ErrorIs(t, err, ErrStreamNotFound)
+			assertFromArrival(t, 0, time.Since(start), "failed with the last listing's error")
+			assert.EqualValues(t, 1, p.Stats().UserRecordsReceived)
+			assert.EqualValues(t, 1, p.Stats().UserRecordsFailed)
 		})
 	})
 	t.Run("a retryable failure expires the records at their TTL with its cause", func(t *testing.T) {

@@ -309,13 +309,19 @@ func (r *router) add(u *urec, fresh bool) {
 		u.hashed = true
 	}
 	if r.m == nil {
+		if fresh {
+			p.stats.pendingReceived.Add(1)
+		}
+		if r.mapErr != nil && !classify(r.mapErr).retryable {
+			// The last listing failed for good (no such stream, no permission): fail
+			// the record with it now, like those that waited for it, not at the next.
+			p.failRecs([]urec{*u}, r.mapErr)
+			return
+		}
 		if u.arrival == 0 {
 			u.arrival = p.now()
 		}
 		r.pending = append(r.pending, *u)
-		if fresh {
-			p.stats.pendingReceived.Add(1)
-		}
 		return
 	}
 	s := r.m.lookup(u.hash)
