@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,28 +16,30 @@ import (
 )
 
 func TestInitialPositionLatestSkipsWhatWasPutBefore(t *testing.T) {
-	fake, stream := newFakeStream(t, 2)
-	putRecords(t, fake, stream, 4, 20, "old")
-	reading := make(chan struct{})
-	var once sync.Once
-	var reads atomic.Int32
-	fake.Control(kinesistest.OpGetRecords, func(*kinesistest.Call) (any, error, bool) {
-		if reads.Add(1) == 2 { // both shards have their LATEST iterator
-			once.Do(func() { close(reading) })
+	synctest.Test(t, func(t *testing.T) {
+		fake, stream := newFakeStream(t, 2)
+		putRecords(t, fake, stream, 4, 20, "old")
+		reading := make(chan struct{})
+		var once sync.Once
+		var reads atomic.Int32
+		fake.Control(kinesistest.OpGetRecords, func(*kinesistest.Call) (any, error, bool) {
+			if reads.Add(1) == 2 { // both shards have their LATEST iterator
+				once.Do(func() { close(reading) })
+			}
+			return nil, nil, false
+		})
+		r := newRecorder()
+		c, err := New(fake, stream, checkpoint.NewMemory(), r.factory("w1"), fastOptions(t, "w1", func(o *Options) { o.InitialPosition = InitialPositionLatest })...)
+		if err != nil {
+			t.Fatal(err)
 		}
-		return nil, nil, false
+		stop := runConsumer(t, c)
+		<-reading
+		want := putRecords(t, fake, stream, 4, 20, "new")
+		r.waitFor(t, 10*time.Second, "the new records", func() bool { return r.distinct() >= len(want) })
+		stop()
+		r.checkComplete(t, want) // fails on any "old" record too
 	})
-	r := newRecorder()
-	c, err := New(fake, stream, checkpoint.NewMemory(), r.factory("w1"), fastOptions(t, "w1", func(o *Options) { o.InitialPosition = InitialPositionLatest })...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := runConsumer(t, c)
-	<-reading
-	want := putRecords(t, fake, stream, 4, 20, "new")
-	r.waitFor(t, 10*time.Second, "the new records", func() bool { return r.distinct() >= len(want) })
-	stop()
-	r.checkComplete(t, want) // fails on any "old" record too
 }
 
 func TestInitialPositionAtTimestamp(t *testing.T) {

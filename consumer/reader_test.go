@@ -63,30 +63,32 @@ func TestGetRecordsThrottlingAndExpiredIteratorsLoseNothing(t *testing.T) {
 }
 
 func TestLeaseOfATrimmedShardIsEndedSoItsChildrenStart(t *testing.T) {
-	fake, stream := newFakeStream(t, 1)
-	store := checkpoint.NewMemory()
-	// A lease for a shard the stream no longer lists (trimmed while nobody read it), and a
-	// lease of its child waiting for it.
-	ctx := context.Background()
-	if _, err := store.CreateLease(ctx, checkpoint.Lease{Key: "shardId-000000000099", Checkpoint: checkpoint.PositionTrimHorizon}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.CreateLease(ctx, checkpoint.Lease{Key: "shardId-000000000000", Checkpoint: checkpoint.PositionTrimHorizon, ParentShardIDs: []string{"shardId-000000000099"}}); err != nil {
-		t.Fatal(err)
-	}
-	want := putRecords(t, fake, stream, 2, 10, "a")
-	r := newRecorder()
-	c, err := New(fake, stream, store, r.factory("w1"), fastOptions(t, "w1")...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := runConsumer(t, c)
-	r.waitFor(t, 10*time.Second, "the child's records", func() bool { return r.distinct() >= len(want) })
-	stop()
-	r.checkComplete(t, want)
-	if !r.hasEvent("ended w1 shardId-000000000099") {
-		t.Errorf("ShardEnded not called for the trimmed shard: %v", r.eventsCopy())
-	}
+	synctest.Test(t, func(t *testing.T) {
+		fake, stream := newFakeStream(t, 1)
+		store := checkpoint.NewMemory()
+		// A lease for a shard the stream no longer lists (trimmed while nobody read it), and a
+		// lease of its child waiting for it.
+		ctx := context.Background()
+		if _, err := store.CreateLease(ctx, checkpoint.Lease{Key: "shardId-000000000099", Checkpoint: checkpoint.PositionTrimHorizon}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.CreateLease(ctx, checkpoint.Lease{Key: "shardId-000000000000", Checkpoint: checkpoint.PositionTrimHorizon, ParentShardIDs: []string{"shardId-000000000099"}}); err != nil {
+			t.Fatal(err)
+		}
+		want := putRecords(t, fake, stream, 2, 10, "a")
+		r := newRecorder()
+		c, err := New(fake, stream, store, r.factory("w1"), fastOptions(t, "w1")...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := runConsumer(t, c)
+		r.waitFor(t, 10*time.Second, "the child's records", func() bool { return r.distinct() >= len(want) })
+		stop()
+		r.checkComplete(t, want)
+		if !r.hasEvent("ended w1 shardId-000000000099") {
+			t.Errorf("ShardEnded not called for the trimmed shard: %v", r.eventsCopy())
+		}
+	})
 }
 
 func TestThrottlingExpiredIteratorsAndServerErrorsLoseNothing(t *testing.T) {

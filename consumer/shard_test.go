@@ -188,54 +188,56 @@ func TestLostLeaseCancelsProcessingAndFencesTheCheckpointer(t *testing.T) {
 }
 
 func TestShardEndIsCheckpointedWhenTheProcessorForgets(t *testing.T) {
-	fake, stream := newFakeStream(t, 1)
-	want := putRecords(t, fake, stream, 8, 100, "a")
-	store := checkpoint.NewMemory()
-	r := newRecorder()
-	var ended atomic.Int32
-	newProc := func(shard string) RecordProcessor {
-		tp := r.factory("w1")(shard).(*testProcessor)
-		return &scriptedProcessor{
-			init:    tp.Initialize,
-			process: tp.ProcessRecords,
-			ended: func(ctx context.Context, in ShardEndedInput) error {
-				ended.Add(1)
-				r.event("ended %s children=%v", in.ShardID, in.ChildShardIDs)
-				return nil // forgets to checkpoint
-			},
+	synctest.Test(t, func(t *testing.T) {
+		fake, stream := newFakeStream(t, 1)
+		want := putRecords(t, fake, stream, 8, 100, "a")
+		store := checkpoint.NewMemory()
+		r := newRecorder()
+		var ended atomic.Int32
+		newProc := func(shard string) RecordProcessor {
+			tp := r.factory("w1")(shard).(*testProcessor)
+			return &scriptedProcessor{
+				init:    tp.Initialize,
+				process: tp.ProcessRecords,
+				ended: func(ctx context.Context, in ShardEndedInput) error {
+					ended.Add(1)
+					r.event("ended %s children=%v", in.ShardID, in.ChildShardIDs)
+					return nil // forgets to checkpoint
+				},
+			}
 		}
-	}
-	c, err := New(fake, stream, store, newProc, fastOptions(t, "w1")...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := runConsumer(t, c)
-	r.waitFor(t, 10*time.Second, "records", func() bool { return r.distinct() >= len(want) })
-	if _, err := fake.SplitShard(context.Background(), &kinesis.SplitShardInput{StreamName: aws.String(stream), ShardToSplit: aws.String("shardId-000000000000"),
-		NewStartingHashKey: aws.String("170141183460469231731687303715884105728")}); err != nil {
-		t.Fatal(err)
-	}
-	want = append(want, putRecords(t, fake, stream, 8, 100, "b")...)
-	r.waitFor(t, 10*time.Second, "records after the split", func() bool { return r.distinct() >= len(want) })
-	stop()
-	r.checkComplete(t, want)
-	l, err := store.GetLease(context.Background(), "shardId-000000000000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !l.Checkpoint.IsShardEnd() || l.Owner != "" || strings.Join(l.ChildShardIDs, ",") != "shardId-000000000001,shardId-000000000002" {
-		t.Errorf("parent lease after its end: %+v", l)
-	}
-	if ended.Load() != 1 {
-		t.Errorf("ShardEnded called %d times", ended.Load())
-	}
-	for _, child := range []string{"shardId-000000000001", "shardId-000000000002"} {
-		cl, err := store.GetLease(context.Background(), child)
+		c, err := New(fake, stream, store, newProc, fastOptions(t, "w1")...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.Join(cl.ParentShardIDs, ",") != "shardId-000000000000" || cl.StartingHashKey == "" {
-			t.Errorf("child lease %+v", cl)
+		stop := runConsumer(t, c)
+		r.waitFor(t, 10*time.Second, "records", func() bool { return r.distinct() >= len(want) })
+		if _, err := fake.SplitShard(context.Background(), &kinesis.SplitShardInput{StreamName: aws.String(stream), ShardToSplit: aws.String("shardId-000000000000"),
+			NewStartingHashKey: aws.String("170141183460469231731687303715884105728")}); err != nil {
+			t.Fatal(err)
 		}
-	}
+		want = append(want, putRecords(t, fake, stream, 8, 100, "b")...)
+		r.waitFor(t, 10*time.Second, "records after the split", func() bool { return r.distinct() >= len(want) })
+		stop()
+		r.checkComplete(t, want)
+		l, err := store.GetLease(context.Background(), "shardId-000000000000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !l.Checkpoint.IsShardEnd() || l.Owner != "" || strings.Join(l.ChildShardIDs, ",") != "shardId-000000000001,shardId-000000000002" {
+			t.Errorf("parent lease after its end: %+v", l)
+		}
+		if ended.Load() != 1 {
+			t.Errorf("ShardEnded called %d times", ended.Load())
+		}
+		for _, child := range []string{"shardId-000000000001", "shardId-000000000002"} {
+			cl, err := store.GetLease(context.Background(), child)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(cl.ParentShardIDs, ",") != "shardId-000000000000" || cl.StartingHashKey == "" {
+				t.Errorf("child lease %+v", cl)
+			}
+		}
+	})
 }
