@@ -135,6 +135,9 @@ func TestGracefulShutdownHandsLeasesOverAtOnce(t *testing.T) {
 	runConsumer(t, newWorker("w2"))
 	r.waitFor(t, 30*time.Second, "balanced leases", func() bool { return balanced(leaseCounts(t, store), "w1", "w2") })
 	r.waitFor(t, 30*time.Second, "all records", func() bool { return r.distinct() >= len(want) })
+	// w1 processes every lease it holds: none is still being handed over to it (a thief
+	// stopped while it waits has no processor to ask for a checkpoint).
+	r.waitFor(t, 30*time.Second, "w1 processing its leases", func() bool { return processingAll(t, store, r, "w1") })
 
 	before := r.total()
 	stopped := time.Now()
@@ -203,4 +206,24 @@ func TestKilledWorkersShardsResumeFromTheirCheckpointsElsewhere(t *testing.T) {
 			t.Errorf("w2 did not resume %s from the killed worker's checkpoint: want event %q in %v", shard, e, r.eventsCopy())
 		}
 	}
+}
+
+// processingAll reports whether worker holds leases, none of them in a handoff, and has
+// initialized a processor for each.
+func processingAll(t *testing.T, store checkpoint.Store, r *recorder, worker string) bool {
+	ls, err := store.ListLeases(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := 0
+	for _, l := range ls {
+		if l.Owner != worker {
+			continue
+		}
+		if l.InHandoff() || !r.hasEvent("init "+worker+" "+l.Key+" ") {
+			return false
+		}
+		held++
+	}
+	return held > 0
 }
