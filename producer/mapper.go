@@ -177,12 +177,25 @@ func (p *Producer) refresh(ctx context.Context, parked []parkedKrec) error {
 	return nil
 }
 
+// listShards lists the stream's open shards (filter AT_LATEST) for the shard map.
 func (p *Producer) listShards(ctx context.Context) ([]types.Shard, error) {
-	in := &kinesis.ListShardsInput{
-		StreamName:  aws.String(p.stream),
-		ShardFilter: &types.ShardFilter{Type: types.ShardFilterTypeAtLatest},
-		MaxResults:  aws.Int32(1000),
+	shards, err := p.listShardsFiltered(ctx, &types.ShardFilter{Type: types.ShardFilterTypeAtLatest})
+	if err != nil {
+		return nil, fmt.Errorf("producer: listing the shards of %s: %w", p.stream, describeFailure(err, "kinesis:ListShards", p.resource()))
 	}
+	return shards, nil
+}
+
+// listAllShards lists every shard of the stream, closed ones included (a wrong-shard
+// answer names a shard the map may no longer hold).
+func (p *Producer) listAllShards(ctx context.Context) ([]types.Shard, error) {
+	return p.listShardsFiltered(ctx, nil)
+}
+
+// listShardsFiltered pages through ListShards with filter (nil: every shard), each call
+// bounded by RequestTimeout and not retried by the SDK.
+func (p *Producer) listShardsFiltered(ctx context.Context, filter *types.ShardFilter) ([]types.Shard, error) {
+	in := &kinesis.ListShardsInput{StreamName: aws.String(p.stream), ShardFilter: filter, MaxResults: aws.Int32(1000)}
 	var shards []types.Shard
 	for {
 		cctx, cancel := context.WithTimeout(ctx, p.opts.RequestTimeout)
@@ -190,7 +203,7 @@ func (p *Producer) listShards(ctx context.Context) ([]types.Shard, error) {
 		err = callTimeout(ctx, p.opts.RequestTimeout, err)
 		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("producer: listing the shards of %s: %w", p.stream, describeFailure(err, "kinesis:ListShards", p.resource()))
+			return nil, err
 		}
 		shards = append(shards, out.Shards...)
 		if out.NextToken == nil || *out.NextToken == "" {

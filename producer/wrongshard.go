@@ -1,16 +1,13 @@
 package producer
 
 import (
-	"context"
 	"fmt"
 	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesis-go/kinesis/aggregation"
-	"github.com/kinesis-go/kinesis/internal/awserr"
 )
 
 // parkedKrec is a Kinesis record written to another shard than predicted, waiting for
@@ -130,26 +127,6 @@ func (p *Producer) resolveParked(parked []parkedKrec) {
 			s.rng = aggregation.HashRange{Start: aggregation.MaxHashKey, End: aggregation.Hash128{}} // holds nothing
 		}
 		p.splitWrongShard(pk.k, s, pk.seqNum)
-	}
-}
-
-// listAllShards lists every shard of the stream, closed ones included.
-func (p *Producer) listAllShards(ctx context.Context) ([]types.Shard, error) {
-	in := &kinesis.ListShardsInput{StreamName: aws.String(p.stream), MaxResults: aws.Int32(1000)}
-	var shards []types.Shard
-	for {
-		cctx, cancel := context.WithTimeout(ctx, p.opts.RequestTimeout)
-		out, err := p.client.ListShards(cctx, in, awserr.NoKinesisRetry)
-		err = callTimeout(ctx, p.opts.RequestTimeout, err)
-		cancel()
-		if err != nil {
-			return nil, err
-		}
-		shards = append(shards, out.Shards...)
-		if out.NextToken == nil || *out.NextToken == "" {
-			return shards, nil
-		}
-		in = &kinesis.ListShardsInput{NextToken: out.NextToken, MaxResults: aws.Int32(1000)}
 	}
 }
 
