@@ -230,13 +230,7 @@ func (d *dispatcher) finished(r *sendResult, now int64) {
 		s.q.busy--
 	}
 	for _, s := range r.throttled {
-		q := &s.q
-		q.throttles++
-		q.blockedUntil = now + int64(awserr.Backoff(q.throttles, throttleBackoffMin, throttleBackoffMax))
-		q.records.Refill(time.Duration(now))
-		q.bytes.Refill(time.Duration(now))
-		q.records.Drain()
-		q.bytes.Drain()
+		s.q.backOff(now)
 	}
 	for _, s := range r.ok {
 		s.q.throttles = 0
@@ -256,22 +250,6 @@ func (d *dispatcher) finished(r *sendResult, now int64) {
 	r.b.input = kinesis.PutRecordsInput{}
 	d.free = append(d.free, r.b)
 }
-
-// requeue appends a record to its shard's retry list; admitShard sends retries before
-// fresh records. The list is in the shard's order only with PreserveOrder, where a
-// shard has one call in flight and its failed records come back in the order they were
-// sent; without it, retries of concurrent calls are appended in the order their calls
-// end.
-func (d *dispatcher) requeue(k *krec) {
-	q := &k.shard.q
-	q.retry.pushBack(k)
-}
-
-// Throttling backoff of a shard.
-const (
-	throttleBackoffMin = 50 * time.Millisecond
-	throttleBackoffMax = 2 * time.Second
-)
 
 // admit moves what each active shard may send now into batches and returns when to
 // look again (0: nothing to wait for).
@@ -391,24 +369,6 @@ func (d *dispatcher) admitShard(s *shard, now int64) int64 {
 // admitsAt returns when the rate limiter lets a Kinesis record of size bytes through.
 func (q *shardQueue) admitsAt(size float64, now int64) int64 {
 	return now + int64(max(q.records.Wait(1), q.bytes.Wait(size)))
-}
-
-func (d *dispatcher) removeRetry(q *shardQueue, k *krec) {
-	if q.retry.head == k {
-		q.retry.popFront()
-		return
-	}
-	for prev := q.retry.head; prev != nil; prev = prev.next {
-		if prev.next == k {
-			prev.next = k.next
-			if q.retry.tail == k {
-				q.retry.tail = prev
-			}
-			k.next = nil
-			q.retry.n--
-			return
-		}
-	}
 }
 
 var errRateLimited = errors.New("producer: the shard's rate limit (Options.RateLimit) kept the record waiting")

@@ -13,13 +13,6 @@ import (
 	"github.com/kinesis-go/kinesis/internal/awserr"
 )
 
-// Retry backoff of a Kinesis record that failed with a retryable error other than
-// throttling (throttling backs the whole shard off instead).
-const (
-	retryBackoffMin = 100 * time.Millisecond
-	retryBackoffMax = 5 * time.Second
-)
-
 // send makes one PutRecords call for b and sorts its records out: results for the
 // written ones and the failed ones, retries back to the dispatcher.
 func (p *Producer) send(b *batch) {
@@ -146,29 +139,6 @@ func (p *Producer) handleEntries(b *batch, results []types.PutRecordsResultEntry
 	}
 	// A shard that both succeeded and got throttled is throttled.
 	r.ok = slices.DeleteFunc(r.ok, func(s *shard) bool { return slices.Contains(r.throttled, s) })
-}
-
-// retryOrFail queues k for another attempt, unless that cannot happen within its TTL
-// or FailIfThrottled says no.
-func (p *Producer) retryOrFail(k *krec, err error, c class, now int64, r *sendResult) {
-	k.lastErr = err
-	if c.throttled && p.opts.FailIfThrottled {
-		p.fail(k, err)
-		return
-	}
-	var delay time.Duration
-	if c.throttled {
-		delay = 0 // the shard's throttling backoff holds it
-	} else {
-		delay = awserr.Backoff(len(k.attempts), retryBackoffMin, retryBackoffMax)
-	}
-	if now+int64(delay) >= k.expiry {
-		p.expire(k, err)
-		return
-	}
-	k.notBefore = now + int64(delay)
-	p.stats.retries.Add(1)
-	r.retries.pushBack(k)
 }
 
 // complete delivers k's success.
