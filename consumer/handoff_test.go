@@ -185,6 +185,14 @@ func TestRollingRestartUnderLoadProcessesNothingTwice(t *testing.T) {
 		r.waitFor(t, 30*time.Second, next+" holding leases", func() bool { return leaseCounts(t, store)[next] > 0 })
 		time.Sleep(time.Second)
 	}
+	// Every new worker gets a share, at the latest once the leases moved by the restarts have
+	// settled (FailoverTime to 2 x FailoverTime after their move), while records keep coming.
+	restarted := time.Now()
+	r.waitFor(t, 30*time.Second, "every new worker holding leases", func() bool {
+		c := leaseCounts(t, store)
+		return c["a2"] > 0 && c["b2"] > 0 && c["c2"] > 0
+	})
+	t.Logf("every new worker holds leases %v after the last restart: %v", time.Since(restarted).Round(10*time.Millisecond), leaseCounts(t, store))
 	want := stopProducing()
 	r.waitFor(t, 60*time.Second, "every record", func() bool { return r.distinct() >= len(want) })
 	r.checkComplete(t, want)
