@@ -1,7 +1,6 @@
 package producer
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -89,13 +88,6 @@ type dispatcher struct {
 
 func newDispatcher(p *Producer) *dispatcher {
 	return &dispatcher{p: p, wake: make(chan struct{}, 1), window: newSendWindow(&p.opts)}
-}
-
-// initShard sets up a new shard's limiter: RateLimit percent of the shard limits.
-func (d *dispatcher) initShard(s *shard) {
-	pct, now := d.p.opts.RateLimit, time.Duration(d.p.now())
-	s.q.records = tokenbucket.New(shardRecordsPerSec*pct/100, now)
-	s.q.bytes = tokenbucket.New(shardBytesPerSec*pct/100, now)
 }
 
 func (d *dispatcher) kick() {
@@ -365,13 +357,6 @@ func (d *dispatcher) admitShard(s *shard, now int64) int64 {
 	}
 	return wakeAt
 }
-
-// admitsAt returns when the rate limiter lets a Kinesis record of size bytes through.
-func (q *shardQueue) admitsAt(size float64, now int64) int64 {
-	return now + int64(max(q.records.Wait(1), q.bytes.Wait(size)))
-}
-
-var errRateLimited = errors.New("producer: the shard's rate limit (Options.RateLimit) kept the record waiting")
 
 // waitCause is why a record that never left its queue expired.
 func (d *dispatcher) waitCause(q *shardQueue, k *krec) error {
