@@ -186,6 +186,10 @@ func TestKilledWorkersShardsResumeFromTheirCheckpointsElsewhere(t *testing.T) {
 
 	killed := time.Now()
 	h.killHard(t)
+	// A write the worker sent before it died may still land (the proxy forwards it
+	// detached, as a network would): Close waits for those, so the checkpoints read
+	// next are the last ones the killed worker made.
+	proxy.Close()
 	orphaned := map[string]checkpoint.ExtendedSequenceNumber{}
 	leases, err := store.ListLeases(context.Background())
 	if err != nil {
