@@ -2,19 +2,16 @@ package stocktrade
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/kinesis-go/kinesis/checkpoint"
 	"github.com/kinesis-go/kinesis/consumer"
 	"github.com/kinesis-go/kinesis/sink"
 )
@@ -56,31 +53,18 @@ func ParseArchiveFlags(args []string, stderr io.Writer) (ArchiveConfig, error) {
 	fs := flag.NewFlagSet("stocktrade-archive", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Stream, "stream", "StockTradeStream", "Kinesis stream to archive")
-	fs.StringVar(&c.App, "app", "StockTradeArchive", "application name: the DynamoDB lease table shared by all workers of the archive")
-	fs.StringVar(&c.Region, "region", "", "AWS region (default: from the AWS configuration)")
-	fs.StringVar(&c.Endpoint, "endpoint", "", "Kinesis endpoint URL for local emulators (default: real AWS)")
-	fs.StringVar(&c.DynamoDBEndpoint, "dynamodb-endpoint", "", "DynamoDB endpoint URL for local emulators (default: real AWS)")
+	common := consumingFlags{&c.App, &c.Region, &c.Endpoint, &c.DynamoDBEndpoint, &c.InitialPosition}
+	common.add(fs, "StockTradeArchive", "TRIM_HORIZON", "archive")
 	fs.StringVar(&c.Dir, "dir", "stocktrade-archive", "local directory to write the archive to (when -bucket is not set)")
 	fs.StringVar(&c.Bucket, "bucket", "", "S3 bucket to write the archive to instead of -dir")
 	fs.StringVar(&c.S3Endpoint, "s3-endpoint", "", "S3 endpoint URL for a local S3 (path-style addressing)")
 	fs.DurationVar(&c.BufferInterval, "buffer-interval", 60*time.Second, "longest a trade waits before it is written")
 	fs.IntVar(&c.BufferSize, "buffer-size", 5<<20, "bytes of trades per partition that make a file")
 	fs.StringVar(&c.Compression, "compression", "gzip", "none, gzip or zstd")
-	fs.StringVar(&c.InitialPosition, "initial-position", "TRIM_HORIZON", "where a new archive starts reading: LATEST or TRIM_HORIZON")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return c, err
 	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected argument %q (flags only; see -h)", fs.Arg(0))
-	}
-	c.InitialPosition = strings.ToUpper(c.InitialPosition)
-	if c.InitialPosition != checkpoint.Latest && c.InitialPosition != checkpoint.TrimHorizon {
-		return c, fmt.Errorf("-initial-position must be LATEST or TRIM_HORIZON, got %q", c.InitialPosition)
-	}
-	if (c.Endpoint == "") != (c.DynamoDBEndpoint == "") {
-		return c, errors.New("pass both -endpoint and -dynamodb-endpoint for local emulators, or neither for AWS")
-	}
-	return c, nil
+	return c, common.check()
 }
 
 // RunArchive archives the stream's trades until ctx ends, then writes what it holds,

@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/kinesis-go/kinesis/checkpoint"
 	"github.com/kinesis-go/kinesis/consumer"
 )
 
@@ -36,29 +34,16 @@ func ParseConsumerFlags(args []string, stderr io.Writer) (ConsumerConfig, error)
 	fs := flag.NewFlagSet("stocktrade-consumer", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Stream, "stream", "StockTradeStream", "Kinesis stream to read trades from")
-	fs.StringVar(&c.App, "app", "StockTradeStats", "application name: the DynamoDB lease table shared by all workers of the application")
-	fs.StringVar(&c.Region, "region", "", "AWS region (default: from the AWS configuration)")
-	fs.StringVar(&c.Endpoint, "endpoint", "", "Kinesis endpoint URL for local emulators (default: real AWS)")
-	fs.StringVar(&c.DynamoDBEndpoint, "dynamodb-endpoint", "", "DynamoDB endpoint URL for local emulators (default: real AWS)")
+	common := consumingFlags{&c.App, &c.Region, &c.Endpoint, &c.DynamoDBEndpoint, &c.InitialPosition}
+	common.add(fs, "StockTradeStats", "LATEST", "application")
 	fs.DurationVar(&c.Interval, "interval", 60*time.Second, "time between reports; the shards are checkpointed after each report")
-	fs.StringVar(&c.InitialPosition, "initial-position", "LATEST", "where a new application starts reading: LATEST or TRIM_HORIZON")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return c, err
-	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected argument %q (flags only; see -h)", fs.Arg(0))
 	}
 	if c.Interval <= 0 {
 		return c, fmt.Errorf("-interval must be positive, got %s", c.Interval)
 	}
-	c.InitialPosition = strings.ToUpper(c.InitialPosition)
-	if c.InitialPosition != checkpoint.Latest && c.InitialPosition != checkpoint.TrimHorizon {
-		return c, fmt.Errorf("-initial-position must be LATEST or TRIM_HORIZON, got %q", c.InitialPosition)
-	}
-	if (c.Endpoint == "") != (c.DynamoDBEndpoint == "") {
-		return c, fmt.Errorf("pass both -endpoint and -dynamodb-endpoint for local emulators, or neither for AWS")
-	}
-	return c, nil
+	return c, common.check()
 }
 
 // ConsumerSummary is what a consumer run counted in total.

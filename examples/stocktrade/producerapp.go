@@ -37,18 +37,14 @@ func ParseProducerFlags(args []string, stderr io.Writer) (ProducerConfig, error)
 	fs := flag.NewFlagSet("stocktrade-producer", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Stream, "stream", "StockTradeStream", "Kinesis stream to write trades to")
-	fs.StringVar(&c.Region, "region", "", "AWS region (default: from the AWS configuration)")
-	fs.StringVar(&c.Endpoint, "endpoint", "", "Kinesis endpoint URL for local emulators (default: real AWS)")
+	addAWSFlags(fs, &c.Region, &c.Endpoint)
 	fs.IntVar(&c.Rate, "rate", 100, "trades per second")
 	fs.DurationVar(&c.Duration, "duration", 0, "stop after this long (e.g. 30s; default: until -count or Ctrl-C)")
 	fs.Int64Var(&c.Count, "count", 0, "stop after this many trades (default: until -duration or Ctrl-C)")
 	fs.Uint64Var(&c.Seed, "seed", uint64(time.Now().UnixNano()), "random seed (the same seed makes the same trades)")
 	fs.DurationVar(&c.Progress, "progress", 5*time.Second, "interval between progress lines")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return c, err
-	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected argument %q (flags only; see -h)", fs.Arg(0))
 	}
 	if c.Rate <= 0 {
 		return c, fmt.Errorf("-rate must be positive, got %d", c.Rate)
